@@ -1,0 +1,279 @@
+package eventrouter;
+
+import eventrouter.admin.AdminApi;
+import eventrouter.admin.HealthProbes;
+import eventrouter.config.RouterConfig;
+import eventrouter.config.RouterConfig.SourceConfig;
+import eventrouter.config.Secrets;
+import eventrouter.embedded.EmbeddedKafka;
+import eventrouter.embedded.EmbeddedPostgres;
+import eventrouter.embedded.EmbeddedRedis;
+import eventrouter.ingest.IngestVerticle;
+import eventrouter.ingest.RateLimiter;
+import eventrouter.log.EventLog;
+import eventrouter.log.Topics;
+import eventrouter.warehouse.Migrations;
+import eventrouter.warehouse.WarehouseVerticle;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.PoolOptions;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running router: the embedded services it started, the Vert.x instance and the deployed verticles. Start-up runs
+ * on the calling thread (never an event loop) and blocks until the router can take traffic; it deploys in dependency
+ * order: services, log topic, schema, warehouse writer, then ingest, which is the last thing to open a port.
+ */
+public final class EventRouter implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(EventRouter.class);
+  private static final Duration STEP_TIMEOUT = Duration.ofSeconds(90);
+  private static final long METADATA_REFRESH_MS = 60_000;
+
+  private final RouterConfig config;
+  private final Deque<AutoCloseable> closeInReverse = new ArrayDeque<>();
+  private String kafkaBootstrap;
+  private String redisUrl;
+  private String postgresUrl;
+  private Vertx vertx;
+
+  private EventRouter(RouterConfig config) {
+    this.config = config;
+  }
+
+  /** Starts everything, or closes what it had started and throws with a message naming the part that failed. */
+  public static EventRouter start(RouterConfig unresolved) {
+    Secrets.Resolved resolved;
+    try {
+      Files.createDirectories(unresolved.dataDir());
+      resolved = Secrets.resolve(unresolved);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot create data dir " + unresolved.dataDir() + ": " + e.getMessage(), e);
+    }
+    RouterConfig config = resolved.config();
+    if (config.http().port() == 0) {
+      config = config.withHttpPort(freePort());
+    }
+    EventRouter router = new EventRouter(config);
+    try {
+      router.startAll();
+    } catch (RuntimeException e) {
+      router.close();
+      throw e;
+    }
+    router.printBanner(resolved);
+    return router;
+  }
+
+  public RouterConfig config() {
+    return config;
+  }
+
+  public int httpPort() {
+    return config.http().port();
+  }
+
+  public String kafkaBootstrap() {
+    return kafkaBootstrap;
+  }
+
+  public String redisUrl() {
+    return redisUrl;
+  }
+
+  public String postgresUrl() {
+    return postgresUrl;
+  }
+
+  private void startAll() {
+    startEmbeddedServices();
+    vertx = Vertx.vertx();
+    closeInReverse.push(() -> await(vertx.close(), "closing Vert.x"));
+
+    await(Topics.ensureLogTopic(vertx, kafkaBootstrap, config.kafka()), "preparing the Kafka log topic");
+    EventLog eventLog = new EventLog(kafkaBootstrap, config.kafka());
+    closeInReverse.push(eventLog);
+    await(eventLog.warmMetadata(vertx, Duration.ofSeconds(30)), "Kafka at " + kafkaBootstrap + ": fetching metadata");
+    vertx.setPeriodic(METADATA_REFRESH_MS, id -> eventLog.warmMetadata(vertx, Duration.ofSeconds(30))
+        .onFailure(e -> LOG.warn("could not refresh Kafka metadata: {}", e.getMessage())));
+
+    PgConnectOptions pgOptions = PgConnectOptions.fromUri(postgresUrl);
+    Pool adminPool = PgBuilder.pool().with(new PoolOptions().setMaxSize(1)).connectingTo(pgOptions).using(vertx)
+        .build();
+    closeInReverse.push(() -> adminPool.close());
+    await(Migrations.apply(adminPool), "Postgres at " + redact(postgresUrl) + ": applying migrations");
+
+    Redis redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl));
+    closeInReverse.push(redis::close);
+    await(redis.send(Request.cmd(Command.PING)), "Redis at " + redact(redisUrl) + ": PING");
+
+    Admin kafkaAdmin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafkaBootstrap));
+    closeInReverse.push(() -> kafkaAdmin.close(Duration.ofSeconds(5)));
+
+    Set<String> deployments = new LinkedHashSet<>();
+    deployments.add(await(vertx.deployVerticle(() -> new WarehouseVerticle(config.warehouse(), kafkaBootstrap,
+        config.kafka().topic(), pgOptions, config.postgres().poolSize()),
+        new DeploymentOptions().setInstances(config.warehouse().instances())), "deploying the warehouse writer"));
+
+    AdminApi adminApi = new AdminApi(config.adminToken(),
+        HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments), config.sources());
+    Map<String, SourceConfig> sourcesByKey = config.sources().stream()
+        .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
+    RateLimiter rateLimiter = new RateLimiter(System::nanoTime);
+    deployments.add(await(vertx.deployVerticle(() -> new IngestVerticle(config.http(), config.ingest(), sourcesByKey,
+        eventLog, rateLimiter, adminApi::mount),
+        new DeploymentOptions().setInstances(config.ingest().instances())),
+        "starting HTTP ingest on " + config.http().host() + ":" + config.http().port()));
+  }
+
+  /** Starts, in parallel, each service whose URL is unset; a set URL is used as it is, never replaced. */
+  private void startEmbeddedServices() {
+    Path dataDir = config.dataDir();
+    CompletableFuture<EmbeddedKafka> kafka = config.kafka().bootstrap() != null ? null
+        : CompletableFuture.supplyAsync(() -> embedded("Kafka",
+            () -> EmbeddedKafka.start(dataDir.resolve("kafka"), config.kafka().embeddedPort())));
+    CompletableFuture<EmbeddedRedis> redis = config.redis().url() != null ? null
+        : CompletableFuture.supplyAsync(() -> embedded("Redis",
+            () -> EmbeddedRedis.start(dataDir.resolve("redis"), config.redis().embeddedPort())));
+    CompletableFuture<EmbeddedPostgres> postgres = config.postgres().url() != null ? null
+        : CompletableFuture.supplyAsync(() -> embedded("Postgres",
+            () -> EmbeddedPostgres.start(dataDir.resolve("postgres"), config.postgres().embeddedPort())));
+    // Register every service that did start before reporting any failure, so that close() stops them all.
+    RuntimeException failure = null;
+    try {
+      kafkaBootstrap = kafka == null ? config.kafka().bootstrap() : register(kafka).bootstrapServers();
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    try {
+      redisUrl = redis == null ? config.redis().url() : register(redis).url();
+    } catch (RuntimeException e) {
+      failure = failure == null ? e : failure;
+    }
+    try {
+      postgresUrl = postgres == null ? config.postgres().url() : register(postgres).url();
+    } catch (RuntimeException e) {
+      failure = failure == null ? e : failure;
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  private <T extends AutoCloseable> T register(CompletableFuture<T> starting) {
+    T service = starting.join();
+    closeInReverse.push(service);
+    return service;
+  }
+
+  @FunctionalInterface
+  private interface Starter<T> {
+    T start() throws Exception;
+  }
+
+  private static <T> T embedded(String name, Starter<T> starter) {
+    try {
+      return starter.start();
+    } catch (Exception e) {
+      throw new IllegalStateException("embedded " + name + " failed to start: " + e.getMessage(), e);
+    }
+  }
+
+  /** Blocks the start-up thread (never an event loop) until a step is done; failures name the step. */
+  private static <T> T await(Future<T> future, String step) {
+    try {
+      return future.toCompletionStage().toCompletableFuture().get(STEP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(step + " failed: " + e.getCause().getMessage(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new IllegalStateException(step + " did not finish within " + STEP_TIMEOUT.toSeconds() + " s", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(step + " was interrupted", e);
+    }
+  }
+
+  private static int freePort() {
+    try (ServerSocket socket = new ServerSocket()) {
+      socket.setReuseAddress(true);
+      socket.bind(new InetSocketAddress("127.0.0.1", 0));
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException("no free port for HTTP: " + e.getMessage(), e);
+    }
+  }
+
+  /** Hides the password of a URL printed to the console or a log. */
+  static String redact(String url) {
+    return url == null ? null : url.replaceFirst("://([^:/@]*):[^@/]*@", "://$1:***@");
+  }
+
+  private void printBanner(Secrets.Resolved resolved) {
+    String host = config.http().host().equals("0.0.0.0") ? "localhost" : config.http().host();
+    StringBuilder out = new StringBuilder("\nEvent Router is up\n");
+    out.append("  HTTP         http://").append(host).append(':').append(httpPort())
+        .append("   (POST /v1/track, /v1/batch, ...; GET /health)\n");
+    for (SourceConfig source : config.sources()) {
+      out.append("  write key    ").append(source.writeKey()).append("   (source ").append(source.id())
+          .append(resolved.writeKeyGenerated() ? ", generated into " + config.dataDir().resolve(Secrets.WRITE_KEY_FILE)
+              : "").append(")\n");
+    }
+    if (resolved.adminTokenGenerated()) {
+      out.append("  admin token  ").append(config.adminToken()).append("   (generated into ")
+          .append(config.dataDir().resolve(Secrets.ADMIN_TOKEN_FILE)).append(")\n");
+    } else if (config.adminToken() != null && System.getenv("ROUTER_ADMIN_TOKEN") == null) {
+      out.append("  admin token  in ").append(config.dataDir().resolve(Secrets.ADMIN_TOKEN_FILE)).append('\n');
+    }
+    out.append("  Kafka        ").append(describe(kafkaBootstrap, config.kafka().bootstrap(), "kafka"))
+        .append("   topic ").append(config.kafka().topic()).append('\n');
+    out.append("  Redis        ").append(describe(redisUrl, config.redis().url(), "redis")).append('\n');
+    out.append("  Postgres     ").append(describe(postgresUrl, config.postgres().url(), "postgres")).append('\n');
+    System.out.println(out);
+    System.out.flush();
+  }
+
+  private String describe(String actual, String configured, String dir) {
+    return configured != null ? "external " + redact(actual)
+        : "embedded " + actual + "   (data in " + config.dataDir().resolve(dir) + ")";
+  }
+
+  /** Stops ingest first, then the writer, then the clients, then the embedded services. Idempotent. */
+  @Override
+  public synchronized void close() {
+    while (!closeInReverse.isEmpty()) {
+      AutoCloseable next = closeInReverse.pop();
+      try {
+        next.close();
+      } catch (Exception e) {
+        LOG.warn("error while shutting down: {}", e.getMessage());
+      }
+    }
+  }
+}

@@ -1,0 +1,2 @@
+/** Operations: the health endpoint and the bearer-token-protected {@code /admin} API. */
+package eventrouter.admin;

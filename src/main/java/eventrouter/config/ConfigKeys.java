@@ -1,0 +1,96 @@
+package eventrouter.config;
+
+import java.util.List;
+
+/**
+ * Every scalar configuration key of the router, each declared once. README's configuration table
+ * lists exactly these; {@code sources} (an array) is read separately by {@link RouterConfig}.
+ */
+public final class ConfigKeys {
+  private ConfigKeys() {
+  }
+
+  private static final String URL_DOC_SUFFIX = "; unset means embedded";
+
+  public static final ConfigKey<String> HTTP_HOST = ConfigKey.string("http.host", "ROUTER_HTTP_HOST", "0.0.0.0",
+      "interface the HTTP server binds to");
+  public static final ConfigKey<Integer> HTTP_PORT = ConfigKey.integer("http.port", "ROUTER_HTTP_PORT", 8080, 0, 65535,
+      "HTTP port for ingest, health and admin (0 picks a free port)");
+  public static final ConfigKey<String> DATA_DIR = ConfigKey.string("dataDir", "ROUTER_DATA_DIR", "./data",
+      "directory for embedded services' data, the generated write key and the generated admin token");
+  public static final ConfigKey<String> ADMIN_TOKEN = ConfigKey.string("adminToken", "ROUTER_ADMIN_TOKEN", null,
+      v -> v.length() >= 16, "at least 16 characters",
+      "bearer token for every /admin/... endpoint; when unset, one is generated once into the data dir and printed");
+  public static final ConfigKey<String> WRITE_KEYS = ConfigKey.string("writeKeys", "ROUTER_WRITE_KEYS", null,
+      "comma-separated write keys, each becoming a source; when no key or source is configured, one is generated");
+
+  public static final ConfigKey<String> KAFKA_BOOTSTRAP = ConfigKey.string("kafka.bootstrap", "ROUTER_KAFKA_BOOTSTRAP",
+      null, v -> v.matches("[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*"), "host:port[,host:port...]",
+      "Kafka bootstrap servers" + URL_DOC_SUFFIX);
+  public static final ConfigKey<String> KAFKA_TOPIC = ConfigKey.string("kafka.topic", "ROUTER_KAFKA_TOPIC",
+      "router.events", v -> v.matches("[a-zA-Z0-9._-]{1,249}"), "a legal Kafka topic name",
+      "topic of the durable event log");
+  public static final ConfigKey<Integer> KAFKA_PARTITIONS = ConfigKey.integer("kafka.partitions",
+      "ROUTER_KAFKA_PARTITIONS", 8, 1, 10_000, "partitions of the event log topic when the router creates it");
+  public static final ConfigKey<Integer> KAFKA_REPLICATION = ConfigKey.integer("kafka.replicationFactor",
+      "ROUTER_KAFKA_REPLICATION_FACTOR", 1, 1, 10, "replication factor of the event log topic when the router creates it");
+  public static final ConfigKey<Integer> KAFKA_ACK_TIMEOUT_MS = ConfigKey.integer("kafka.ackTimeoutMs",
+      "ROUTER_KAFKA_ACK_TIMEOUT_MS", 10_000, 1_000, 300_000,
+      "longest wait for Kafka to acknowledge a request's events before the client gets 503");
+  public static final ConfigKey<Integer> KAFKA_LINGER_MS = ConfigKey.integer("kafka.lingerMs", "ROUTER_KAFKA_LINGER_MS",
+      1, 0, 1_000, "producer linger: trades a little latency for larger Kafka batches");
+  public static final ConfigKey<String> KAFKA_COMPRESSION = ConfigKey.string("kafka.compression",
+      "ROUTER_KAFKA_COMPRESSION", "lz4", v -> List.of("none", "gzip", "snappy", "lz4", "zstd").contains(v),
+      "one of none, gzip, snappy, lz4, zstd", "producer compression codec");
+  public static final ConfigKey<Integer> KAFKA_EMBEDDED_PORT = ConfigKey.integer("kafka.embeddedPort",
+      "ROUTER_KAFKA_EMBEDDED_PORT", 0, 0, 65535, "port of the embedded broker (0 picks a free port)");
+
+  public static final ConfigKey<String> REDIS_URL = ConfigKey.string("redis.url", "ROUTER_REDIS_URL", null,
+      v -> v.matches("rediss?://.+"), "a redis://host:port/db URL", "Redis server" + URL_DOC_SUFFIX);
+  public static final ConfigKey<Integer> REDIS_EMBEDDED_PORT = ConfigKey.integer("redis.embeddedPort",
+      "ROUTER_REDIS_EMBEDDED_PORT", 0, 0, 65535, "port of the embedded Redis (0 picks a free port)");
+
+  public static final ConfigKey<String> PG_URL = ConfigKey.string("postgres.url", "ROUTER_PG_URL", null,
+      v -> v.matches("postgres(ql)?://.+"), "a postgresql://user:pass@host:port/db URL",
+      "Postgres warehouse" + URL_DOC_SUFFIX);
+  public static final ConfigKey<Integer> PG_EMBEDDED_PORT = ConfigKey.integer("postgres.embeddedPort",
+      "ROUTER_PG_EMBEDDED_PORT", 0, 0, 65535, "port of the embedded Postgres (0 picks a free port)");
+  public static final ConfigKey<Integer> PG_POOL_SIZE = ConfigKey.integer("postgres.poolSize", "ROUTER_PG_POOL_SIZE",
+      4, 1, 100, "connections per warehouse verticle instance");
+
+  public static final ConfigKey<Integer> INGEST_INSTANCES = ConfigKey.integer("ingest.instances",
+      "ROUTER_INGEST_INSTANCES", 2, 1, 256, "ingest verticle instances (they share the HTTP port)");
+  public static final ConfigKey<Integer> MAX_EVENT_BYTES = ConfigKey.integer("ingest.maxEventBytes",
+      "ROUTER_MAX_EVENT_BYTES", 32 * 1024, 256, 16 * 1024 * 1024, "largest event, in bytes of JSON");
+  public static final ConfigKey<Integer> MAX_REQUEST_BYTES = ConfigKey.integer("ingest.maxRequestBytes",
+      "ROUTER_MAX_REQUEST_BYTES", 500 * 1024, 1024, 64 * 1024 * 1024,
+      "largest request body after gzip decompression, in bytes");
+  public static final ConfigKey<Integer> MAX_BATCH_EVENTS = ConfigKey.integer("ingest.maxBatchEvents",
+      "ROUTER_MAX_BATCH_EVENTS", 2_500, 1, 100_000, "most events in one batch request");
+  public static final ConfigKey<Double> RATE_LIMIT_EPS = ConfigKey.decimal("rateLimit.eventsPerSecond",
+      "ROUTER_RATE_LIMIT_EVENTS_PER_SECOND", 0, 0,
+      "default per-source rate limit in events per second (0 = off); a source's own rateLimit overrides it");
+  public static final ConfigKey<Integer> RATE_LIMIT_BURST = ConfigKey.integer("rateLimit.burst",
+      "ROUTER_RATE_LIMIT_BURST", 0, 0, Integer.MAX_VALUE,
+      "default token-bucket size in events (0 = one second's worth)");
+
+  public static final ConfigKey<Integer> WAREHOUSE_INSTANCES = ConfigKey.integer("warehouse.instances",
+      "ROUTER_WAREHOUSE_INSTANCES", 1, 1, 64, "warehouse writer instances (one consumer each, same group)");
+  public static final ConfigKey<String> WAREHOUSE_GROUP = ConfigKey.string("warehouse.groupId",
+      "ROUTER_WAREHOUSE_GROUP_ID", "router-warehouse", "Kafka consumer group of the warehouse writer");
+  public static final ConfigKey<Integer> WAREHOUSE_BATCH_SIZE = ConfigKey.integer("warehouse.batchSize",
+      "ROUTER_WAREHOUSE_BATCH_SIZE", 1_000, 1, 50_000, "events per Postgres transaction at most");
+  public static final ConfigKey<Integer> WAREHOUSE_FLUSH_MS = ConfigKey.integer("warehouse.flushMs",
+      "ROUTER_WAREHOUSE_FLUSH_MS", 250, 1, 60_000, "longest an event waits in a partial batch");
+  public static final ConfigKey<Integer> WAREHOUSE_RETRY_BASE_MS = ConfigKey.integer("warehouse.retryBaseMs",
+      "ROUTER_WAREHOUSE_RETRY_BASE_MS", 200, 1, 60_000, "first retry delay when Postgres fails");
+  public static final ConfigKey<Integer> WAREHOUSE_RETRY_MAX_MS = ConfigKey.integer("warehouse.retryMaxMs",
+      "ROUTER_WAREHOUSE_RETRY_MAX_MS", 10_000, 1, 600_000, "longest retry delay when Postgres fails");
+
+  public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS,
+      KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS, KAFKA_LINGER_MS,
+      KAFKA_COMPRESSION, KAFKA_EMBEDDED_PORT, REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
+      INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, RATE_LIMIT_EPS, RATE_LIMIT_BURST,
+      WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,
+      WAREHOUSE_RETRY_MAX_MS);
+}

@@ -1,0 +1,196 @@
+package eventrouter.config;
+
+import static eventrouter.config.ConfigKeys.*;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The whole router configuration, read once at start-up and checked before anything is deployed.
+ * Embedded services are chosen by a null URL.
+ */
+public record RouterConfig(
+    HttpConfig http,
+    Path dataDir,
+    String adminToken,
+    List<SourceConfig> sources,
+    RateLimit defaultRateLimit,
+    KafkaConfig kafka,
+    RedisConfig redis,
+    PostgresConfig postgres,
+    IngestConfig ingest,
+    WarehouseConfig warehouse) {
+
+  public record HttpConfig(String host, int port) {
+  }
+
+  /** @param bootstrap null for the embedded broker */
+  public record KafkaConfig(String bootstrap, int embeddedPort, String topic, int partitions, int replicationFactor,
+      int ackTimeoutMs, int lingerMs, String compression) {
+  }
+
+  /** @param url null for the embedded server */
+  public record RedisConfig(String url, int embeddedPort) {
+  }
+
+  /** @param url null for the embedded server */
+  public record PostgresConfig(String url, int embeddedPort, int poolSize) {
+  }
+
+  public record IngestConfig(int instances, int maxEventBytes, int maxRequestBytes, int maxBatchEvents) {
+  }
+
+  /** A token bucket; {@code eventsPerSecond == 0} turns it off. */
+  public record RateLimit(double eventsPerSecond, int burst) {
+    public static final RateLimit OFF = new RateLimit(0, 0);
+
+    public boolean enabled() {
+      return eventsPerSecond > 0;
+    }
+
+    /** The bucket's capacity: the configured burst, or one second's worth of events. */
+    public double capacity() {
+      return burst > 0 ? burst : Math.max(1, eventsPerSecond);
+    }
+  }
+
+  /** A source is one write key; every event records the id of the source it came through. */
+  public record SourceConfig(String id, String writeKey, RateLimit rateLimit) {
+    @Override
+    public String toString() {
+      return "SourceConfig[id=" + id + ", rateLimit=" + rateLimit + "]"; // never log the key
+    }
+  }
+
+  public record WarehouseConfig(int instances, String groupId, int batchSize, int flushMs, int retryBaseMs,
+      int retryMaxMs) {
+  }
+
+  /** Reads and checks every key; the first problem fails with the key's name. */
+  public static RouterConfig from(Settings settings) {
+    RateLimit defaultLimit = new RateLimit(settings.get(RATE_LIMIT_EPS), settings.get(RATE_LIMIT_BURST));
+    KafkaConfig kafka = new KafkaConfig(settings.get(KAFKA_BOOTSTRAP), settings.get(KAFKA_EMBEDDED_PORT),
+        settings.get(KAFKA_TOPIC), settings.get(KAFKA_PARTITIONS), settings.get(KAFKA_REPLICATION),
+        settings.get(KAFKA_ACK_TIMEOUT_MS), settings.get(KAFKA_LINGER_MS), settings.get(KAFKA_COMPRESSION));
+    WarehouseConfig warehouse = new WarehouseConfig(settings.get(WAREHOUSE_INSTANCES), settings.get(WAREHOUSE_GROUP),
+        settings.get(WAREHOUSE_BATCH_SIZE), settings.get(WAREHOUSE_FLUSH_MS), settings.get(WAREHOUSE_RETRY_BASE_MS),
+        settings.get(WAREHOUSE_RETRY_MAX_MS));
+    if (warehouse.retryMaxMs() < warehouse.retryBaseMs()) {
+      throw new ConfigException(WAREHOUSE_RETRY_MAX_MS.path() + " (" + warehouse.retryMaxMs() + ") must be at least "
+          + WAREHOUSE_RETRY_BASE_MS.path() + " (" + warehouse.retryBaseMs() + ")");
+    }
+    IngestConfig ingest = new IngestConfig(settings.get(INGEST_INSTANCES), settings.get(MAX_EVENT_BYTES),
+        settings.get(MAX_REQUEST_BYTES), settings.get(MAX_BATCH_EVENTS));
+    if (ingest.maxEventBytes() > ingest.maxRequestBytes()) {
+      throw new ConfigException(MAX_EVENT_BYTES.path() + " (" + ingest.maxEventBytes() + ") must not exceed "
+          + MAX_REQUEST_BYTES.path() + " (" + ingest.maxRequestBytes() + ")");
+    }
+    return new RouterConfig(
+        new HttpConfig(settings.get(HTTP_HOST), settings.get(HTTP_PORT)),
+        Path.of(settings.get(DATA_DIR)),
+        settings.get(ADMIN_TOKEN),
+        readSources(settings, defaultLimit),
+        defaultLimit,
+        kafka,
+        new RedisConfig(settings.get(REDIS_URL), settings.get(REDIS_EMBEDDED_PORT)),
+        new PostgresConfig(settings.get(PG_URL), settings.get(PG_EMBEDDED_PORT), settings.get(PG_POOL_SIZE)),
+        ingest,
+        warehouse);
+  }
+
+  public RouterConfig withSecrets(String adminToken, List<SourceConfig> sources) {
+    return new RouterConfig(http, dataDir, adminToken, List.copyOf(sources), defaultRateLimit, kafka, redis, postgres,
+        ingest, warehouse);
+  }
+
+  public RouterConfig withHttpPort(int port) {
+    return new RouterConfig(new HttpConfig(http.host(), port), dataDir, adminToken, sources, defaultRateLimit, kafka,
+        redis, postgres, ingest, warehouse);
+  }
+
+  /** The source for a write key given by ROUTER_WRITE_KEYS: its id derives from the key without revealing it. */
+  public static SourceConfig sourceForKey(String writeKey, RateLimit rateLimit) {
+    return new SourceConfig("key-" + sha256Hex(writeKey).substring(0, 12), writeKey, rateLimit);
+  }
+
+  private static List<SourceConfig> readSources(Settings settings, RateLimit defaultLimit) {
+    List<SourceConfig> sources = new ArrayList<>();
+    Object section = settings.section("sources");
+    if (section != null) {
+      if (!(section instanceof JsonArray array)) {
+        throw new ConfigException("sources in " + settings.fileName() + " must be an array of {id, writeKey, rateLimit?}");
+      }
+      for (int i = 0; i < array.size(); i++) {
+        sources.add(readSource(array.getValue(i), "sources[" + i + "]", settings.fileName(), defaultLimit));
+      }
+    }
+    String keys = settings.get(WRITE_KEYS);
+    if (keys != null) {
+      for (String key : keys.split(",")) {
+        if (!key.isBlank()) {
+          sources.add(sourceForKey(key.trim(), defaultLimit));
+        }
+      }
+    }
+    Set<String> ids = new HashSet<>();
+    Set<String> writeKeys = new HashSet<>();
+    for (SourceConfig source : sources) {
+      if (!ids.add(source.id())) {
+        throw new ConfigException("sources: id \"" + source.id() + "\" is used twice");
+      }
+      if (!writeKeys.add(source.writeKey())) {
+        throw new ConfigException("sources: source \"" + source.id() + "\" repeats a write key already in use");
+      }
+    }
+    return sources;
+  }
+
+  private static SourceConfig readSource(Object raw, String where, String file, RateLimit defaultLimit) {
+    if (!(raw instanceof JsonObject json)) {
+      throw new ConfigException(where + " in " + file + " must be an object {id, writeKey, rateLimit?}");
+    }
+    for (String field : json.fieldNames()) {
+      if (!Set.of("id", "writeKey", "rateLimit").contains(field)) {
+        throw new ConfigException("unknown config key " + where + "." + field + " in " + file);
+      }
+    }
+    String id = json.getValue("id") instanceof String s && s.matches("[A-Za-z0-9._-]{1,64}") ? s : null;
+    if (id == null) {
+      throw new ConfigException(where + ".id in " + file + " must be 1 to 64 letters, digits, '.', '_' or '-' (got "
+          + json.getValue("id") + ")");
+    }
+    String writeKey = json.getValue("writeKey") instanceof String s && !s.isBlank() ? s : null;
+    if (writeKey == null) {
+      throw new ConfigException(where + ".writeKey in " + file + " must be a non-empty string");
+    }
+    RateLimit limit = defaultLimit;
+    Object rawLimit = json.getValue("rateLimit");
+    if (rawLimit != null) {
+      if (!(rawLimit instanceof JsonObject limitJson)
+          || !(limitJson.getValue("eventsPerSecond", 0) instanceof Number eps) || eps.doubleValue() < 0
+          || !(limitJson.getValue("burst", 0) instanceof Number burst) || burst.intValue() < 0) {
+        throw new ConfigException(where + ".rateLimit in " + file
+            + " must be {\"eventsPerSecond\": number >= 0, \"burst\": integer >= 0}");
+      }
+      limit = new RateLimit(eps.doubleValue(), burst.intValue());
+    }
+    return new SourceConfig(id, writeKey, limit);
+  }
+
+  private static String sha256Hex(String text) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JRE", e);
+    }
+  }
+}

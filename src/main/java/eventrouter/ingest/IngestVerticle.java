@@ -1,0 +1,209 @@
+package eventrouter.ingest;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import eventrouter.config.RouterConfig.HttpConfig;
+import eventrouter.config.RouterConfig.IngestConfig;
+import eventrouter.config.RouterConfig.SourceConfig;
+import eventrouter.log.EventLog;
+import eventrouter.log.LogRecord;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.CorsHandler;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Segment/RudderStack-compatible HTTP API. Several instances share the port; each one validates and normalises
+ * requests on its event loop and answers only after the shared {@link EventLog} has acknowledged every event.
+ */
+public final class IngestVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(IngestVerticle.class);
+  private static final Buffer SUCCESS = Buffer.buffer("{\"success\":true}");
+  private static final String SOURCE = "eventrouter.source";
+  private static final List<String> ACCEPTED_CONTENT_TYPES = List.of("application/json", "text/plain");
+
+  private final HttpConfig httpConfig;
+  private final IngestConfig ingestConfig;
+  private final Map<String, SourceConfig> sourcesByWriteKey;
+  private final EventLog eventLog;
+  private final RateLimiter rateLimiter;
+  private final Consumer<Router> otherRoutes;
+  private final RequestParser parser;
+  private final EventNormalizer normalizer;
+  private HttpServer server;
+
+  /**
+   * @param otherRoutes mounts the routes this HTTP server serves besides ingest (health, admin)
+   */
+  public IngestVerticle(HttpConfig httpConfig, IngestConfig ingestConfig, Map<String, SourceConfig> sourcesByWriteKey,
+      EventLog eventLog, RateLimiter rateLimiter, Consumer<Router> otherRoutes) {
+    this.httpConfig = httpConfig;
+    this.ingestConfig = ingestConfig;
+    this.sourcesByWriteKey = sourcesByWriteKey;
+    this.eventLog = eventLog;
+    this.rateLimiter = rateLimiter;
+    this.otherRoutes = otherRoutes;
+    this.parser = new RequestParser(ingestConfig.maxBatchEvents());
+    this.normalizer = new EventNormalizer(ingestConfig.maxEventBytes());
+  }
+
+  @Override
+  public Future<?> start() {
+    Router router = Router.router(vertx);
+    router.route("/v1/*").handler(CorsHandler.create()
+        .allowedMethod(HttpMethod.POST)
+        .allowedHeaders(Set.of("Authorization", "Content-Type", "Content-Encoding")));
+    // Cheap refusals first, before the body is read. Vert.x Web wants body handlers ahead of user handlers on one
+    // route, so these checks are a route of their own that every ingest request passes through.
+    router.post("/v1/*").handler(this::checkContentType).handler(this::authenticateFromHeader);
+    BodyHandler body = BodyHandler.create(false).setBodyLimit(ingestConfig.maxRequestBytes());
+    for (EventType type : EventType.values()) {
+      mountIngest(router, "/v1/" + type.wireName(), body, type);
+    }
+    mountIngest(router, "/v1/batch", body, null);
+    mountIngest(router, "/v1/import", body, null);
+    otherRoutes.accept(router);
+    router.route().failureHandler(this::renderFailure);
+
+    HttpServerOptions options = new HttpServerOptions()
+        .setHost(httpConfig.host())
+        .setPort(httpConfig.port())
+        .setDecompressionSupported(true) // RudderStack's Node SDK gzips by default
+        .setTcpNoDelay(true);
+    return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s);
+  }
+
+  @Override
+  public Future<?> stop() {
+    return server == null ? Future.succeededFuture() : server.close();
+  }
+
+  private void mountIngest(Router router, String path, BodyHandler body, EventType type) {
+    // Segment's Java SDK posts to /v1/import/, with the trailing slash.
+    for (String variant : List.of(path, path + "/")) {
+      router.post(variant).handler(body).handler(ctx -> ingest(ctx, type));
+    }
+  }
+
+  private void checkContentType(RoutingContext ctx) {
+    String contentType = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+    String mediaType = contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase();
+    // text/plain is what browser SDKs send to avoid a CORS preflight; the body is JSON all the same.
+    if (!ACCEPTED_CONTENT_TYPES.contains(mediaType)) {
+      throw IngestException.unsupportedMediaType("Content-Type must be application/json (got "
+          + (contentType == null ? "none" : "\"" + contentType + "\"") + ")");
+    }
+    ctx.next();
+  }
+
+  /** A key in Basic auth is checked before the body is read, so an unknown key costs nothing more. */
+  private void authenticateFromHeader(RoutingContext ctx) {
+    String header = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
+    if (header != null) {
+      ctx.put(SOURCE, sourceFor(writeKeyFromBasicAuth(header)));
+    }
+    ctx.next();
+  }
+
+  private void ingest(RoutingContext ctx, EventType type) {
+    byte[] bytes = ctx.body().buffer().getBytes();
+    ParsedBody body = type == null ? parser.parseBatch(bytes) : parser.parseSingle(bytes);
+    SourceConfig source = ctx.get(SOURCE);
+    if (source == null) {
+      source = sourceFor(writeKeyFromBody(body.envelope()));
+    }
+    SocketAddress remote = ctx.request().remoteAddress();
+    List<LogRecord> records = normalizer.normalize(body, type, bytes, source.id(), Instant.now(),
+        remote == null ? null : remote.hostAddress());
+    long retryAfter = rateLimiter.tryAcquire(source, records.size());
+    if (retryAfter > 0) {
+      throw IngestException.rateLimited("source " + source.id() + " is over its rate limit of "
+          + source.rateLimit().eventsPerSecond() + " events/s; retry after " + retryAfter + " s", retryAfter);
+    }
+    eventLog.append(context, records)
+        .onSuccess(v -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(SUCCESS))
+        .onFailure(error -> {
+          LOG.warn("answering 503: {}", error.getMessage());
+          respondError(ctx, 503, "could not make the events durable, nothing was acknowledged; retry later ("
+              + error.getMessage() + ")", 0);
+        });
+  }
+
+  private SourceConfig sourceFor(String writeKey) {
+    SourceConfig source = sourcesByWriteKey.get(writeKey);
+    if (source == null) {
+      throw IngestException.unauthorized("unknown write key");
+    }
+    return source;
+  }
+
+  private static String writeKeyFromBasicAuth(String header) {
+    String[] parts = header.trim().split("\\s+", 2);
+    if (parts.length == 2 && parts[0].equalsIgnoreCase("Basic")) {
+      try {
+        String decoded = new String(Base64.getDecoder().decode(parts[1]), StandardCharsets.UTF_8);
+        String key = decoded.split(":", 2)[0];
+        if (!key.isEmpty()) {
+          return key;
+        }
+      } catch (IllegalArgumentException malformedBase64) {
+        // reported below, like any other unusable header
+      }
+    }
+    throw IngestException.unauthorized("Authorization header must be Basic base64(\"<writeKey>:\")");
+  }
+
+  private static String writeKeyFromBody(JsonNode envelope) {
+    JsonNode key = envelope.get("writeKey");
+    if (key == null || !key.isTextual() || key.asText().isEmpty()) {
+      throw IngestException.unauthorized("write key is missing: send it as the Basic auth username or as the body's"
+          + " writeKey field");
+    }
+    return key.asText();
+  }
+
+  private void renderFailure(RoutingContext ctx) {
+    Throwable failure = ctx.failure();
+    if (failure instanceof IngestException refused) {
+      respondError(ctx, refused.status(), refused.getMessage(), refused.retryAfterSeconds());
+    } else if (ctx.statusCode() == 413) {
+      respondError(ctx, 413, "request body exceeds " + ingestConfig.maxRequestBytes()
+          + " bytes (measured after gzip decompression), the limit per request", 0);
+    } else if (failure == null && ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
+      respondError(ctx, ctx.statusCode(), ctx.response().getStatusMessage(), 0);
+    } else {
+      LOG.error("unexpected failure on {} {}", ctx.request().method(), ctx.request().path(), failure);
+      respondError(ctx, 500, "internal error; nothing from this request was acknowledged", 0);
+    }
+  }
+
+  private static void respondError(RoutingContext ctx, int status, String message, long retryAfterSeconds) {
+    if (ctx.response().ended()) {
+      return;
+    }
+    if (retryAfterSeconds > 0) {
+      ctx.response().putHeader(HttpHeaders.RETRY_AFTER, Long.toString(retryAfterSeconds));
+    }
+    ctx.response()
+        .setStatusCode(status)
+        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .end(new JsonObject().put("success", false).put("error", message).toBuffer());
+  }
+}

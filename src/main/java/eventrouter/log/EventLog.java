@@ -1,0 +1,113 @@
+package eventrouter.log;
+
+import eventrouter.config.RouterConfig.KafkaConfig;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * Appends events to the log topic with {@code acks=all} and an idempotent producer. One producer is shared by
+ * every ingest instance: it is thread-safe and batches better the more it is shared.
+ */
+public final class EventLog implements AutoCloseable {
+  private static final long METADATA_RETRY_MS = 50;
+  private final KafkaProducer<String, byte[]> producer;
+  private final String topic;
+
+  public EventLog(String bootstrap, KafkaConfig config) {
+    this.topic = config.topic();
+    this.producer = new KafkaProducer<>(producerConfig(bootstrap, config), new StringSerializer(),
+        new ByteArraySerializer());
+  }
+
+  static Map<String, Object> producerConfig(String bootstrap, KafkaConfig config) {
+    int requestTimeout = Math.max(500, (config.ackTimeoutMs() - config.lingerMs()) / 2);
+    return Map.ofEntries(
+        Map.entry(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap),
+        Map.entry(ProducerConfig.CLIENT_ID_CONFIG, "event-router-log"),
+        Map.entry(ProducerConfig.ACKS_CONFIG, "all"),
+        Map.entry(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true),
+        Map.entry(ProducerConfig.LINGER_MS_CONFIG, config.lingerMs()),
+        Map.entry(ProducerConfig.COMPRESSION_TYPE_CONFIG, config.compression()),
+        // The delivery timeout bounds how long a client waits before it gets 503 instead of 200.
+        Map.entry(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, config.ackTimeoutMs()),
+        Map.entry(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, requestTimeout),
+        // send() runs on an event loop, so it must never block: with metadata kept warm (see warmMetadata)
+        // and max.block.ms=0, a full buffer or a missing topic fails at once and the client gets 503.
+        Map.entry(ProducerConfig.MAX_BLOCK_MS_CONFIG, 0),
+        Map.entry(ProducerConfig.METADATA_MAX_IDLE_CONFIG, (int) Duration.ofDays(1).toMillis()));
+  }
+
+  /**
+   * Completes once the producer holds the topic's metadata. With {@code max.block.ms=0} one lookup only asks for the
+   * metadata, so this repeats it (on a worker, as it may block briefly) until it is there. Called at start-up and then
+   * periodically, so that {@link #append} never needs to wait for metadata.
+   */
+  public Future<Integer> warmMetadata(Vertx vertx, Duration within) {
+    long giveUpAt = System.nanoTime() + within.toNanos();
+    return vertx.executeBlocking(() -> producer.partitionsFor(topic).size())
+        .recover(error -> {
+          if (!(error instanceof TimeoutException) || System.nanoTime() > giveUpAt) {
+            return Future.failedFuture(error);
+          }
+          return vertx.timer(METADATA_RETRY_MS).compose(t -> warmMetadata(vertx, Duration.ofNanos(giveUpAt - System.nanoTime())));
+        });
+  }
+
+  /**
+   * Appends the records and completes, on {@code context}, once Kafka has acknowledged all of them, or fails with
+   * {@link LogUnavailableException} if any could not be written within the ack timeout.
+   */
+  public Future<Void> append(Context context, List<LogRecord> records) {
+    if (records.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    Promise<Void> done = Promise.promise();
+    AtomicInteger pending = new AtomicInteger(records.size());
+    AtomicReference<Exception> firstError = new AtomicReference<>();
+    // Producer callbacks run on Kafka's I/O thread; only the last one hops back to the caller's context.
+    Runnable oneDone = () -> {
+      if (pending.decrementAndGet() == 0) {
+        context.runOnContext(v -> {
+          Exception error = firstError.get();
+          if (error == null) {
+            done.complete();
+          } else {
+            done.fail(new LogUnavailableException("Kafka did not acknowledge the events: " + error.getMessage(), error));
+          }
+        });
+      }
+    };
+    for (LogRecord record : records) {
+      try {
+        producer.send(new ProducerRecord<>(topic, record.key(), record.value()), (metadata, error) -> {
+          if (error != null) {
+            firstError.compareAndSet(null, error);
+          }
+          oneDone.run();
+        });
+      } catch (RuntimeException e) {
+        firstError.compareAndSet(null, e);
+        oneDone.run();
+      }
+    }
+    return done.future();
+  }
+
+  @Override
+  public void close() {
+    producer.close(Duration.ofSeconds(5));
+  }
+}

@@ -1,0 +1,86 @@
+package eventrouter.warehouse;
+
+/**
+ * The warehouse's SQL, gathered in one place. Every statement takes parameters only; the batch insert takes one
+ * text[] of normalised events and lets Postgres extract the columns, so Java never parses an event twice.
+ */
+final class WarehouseSql {
+  private WarehouseSql() {
+  }
+
+  /**
+   * Inserts a batch into {@code events}, the typed table of each newly inserted event, and merges identify traits
+   * into {@code users}, all in one statement and so one transaction. Events already stored (a redelivery, or a
+   * duplicate messageId) are skipped everywhere, because the typed tables read only what this statement inserted.
+   * Returns the number of new events.
+   */
+  static final String INSERT_BATCH = """
+      WITH incoming AS (
+        SELECT r::jsonb AS r FROM unnest($1::text[]) AS u(r)
+      ), ins AS (
+        INSERT INTO events (message_id, type, event, user_id, anonymous_id, source_id, "timestamp",
+                            original_timestamp, sent_at, received_at, context, properties, traits, raw)
+        SELECT r->>'messageId', r->>'type', r->>'event', r->>'userId', r->>'anonymousId', r->>'sourceId',
+               (r->>'timestamp')::timestamptz, (r->>'originalTimestamp')::timestamptz,
+               (r->>'sentAt')::timestamptz, (r->>'receivedAt')::timestamptz,
+               nullif(r->'context', 'null'), nullif(r->'properties', 'null'),
+               coalesce(nullif(r->'traits', 'null'), nullif(r->'context'->'traits', 'null')), r
+        FROM incoming
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING *
+      ), tracks_ins AS (
+        INSERT INTO tracks (message_id, user_id, anonymous_id, event, "timestamp", received_at, properties, context)
+        SELECT message_id, user_id, anonymous_id, event, "timestamp", received_at, properties, context
+        FROM ins WHERE type = 'track'
+        ON CONFLICT (message_id) DO NOTHING
+      ), identifies_ins AS (
+        INSERT INTO identifies (message_id, user_id, anonymous_id, "timestamp", received_at, traits, context)
+        SELECT message_id, user_id, anonymous_id, "timestamp", received_at, traits, context
+        FROM ins WHERE type = 'identify'
+        ON CONFLICT (message_id) DO NOTHING
+      ), pages_ins AS (
+        INSERT INTO pages (message_id, user_id, anonymous_id, name, category, "timestamp", received_at, properties,
+                           context)
+        SELECT message_id, user_id, anonymous_id, raw->>'name', raw->>'category', "timestamp", received_at,
+               properties, context
+        FROM ins WHERE type = 'page'
+        ON CONFLICT (message_id) DO NOTHING
+      ), screens_ins AS (
+        INSERT INTO screens (message_id, user_id, anonymous_id, name, category, "timestamp", received_at, properties,
+                             context)
+        SELECT message_id, user_id, anonymous_id, raw->>'name', raw->>'category', "timestamp", received_at,
+               properties, context
+        FROM ins WHERE type = 'screen'
+        ON CONFLICT (message_id) DO NOTHING
+      ), groups_ins AS (
+        INSERT INTO "groups" (message_id, user_id, anonymous_id, group_id, "timestamp", received_at, traits, context)
+        SELECT message_id, user_id, anonymous_id, raw->>'groupId', "timestamp", received_at, traits, context
+        FROM ins WHERE type = 'group'
+        ON CONFLICT (message_id) DO NOTHING
+      ), aliases_ins AS (
+        INSERT INTO aliases (message_id, previous_id, user_id, "timestamp", received_at, context)
+        SELECT message_id, raw->>'previousId', user_id, "timestamp", received_at, context
+        FROM ins WHERE type = 'alias'
+        ON CONFLICT (message_id) DO NOTHING
+      ), users_up AS (
+        INSERT INTO users (id, traits, first_seen_at, last_seen_at)
+        SELECT user_id,
+               jsonb_merge_agg(CASE WHEN jsonb_typeof(traits) = 'object' THEN traits ELSE '{}' END
+                               ORDER BY "timestamp", received_at),
+               min("timestamp"), max("timestamp")
+        FROM ins WHERE type = 'identify' AND user_id IS NOT NULL
+        GROUP BY user_id
+        ON CONFLICT (id) DO UPDATE SET
+          traits = users.traits || EXCLUDED.traits,
+          first_seen_at = least(users.first_seen_at, EXCLUDED.first_seen_at),
+          last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at)
+      )
+      SELECT count(*) FROM ins
+      """;
+
+  static final String INSERT_REJECT = """
+      INSERT INTO warehouse_rejects (kafka_topic, kafka_partition, kafka_offset, raw, error)
+      VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT DO NOTHING
+      """;
+}

@@ -1,0 +1,66 @@
+package eventrouter.warehouse;
+
+import io.vertx.core.Future;
+import io.vertx.pgclient.PgException;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Tuple;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes batches of log records to Postgres. A batch that Postgres refuses for the content of some record is split,
+ * so that one bad record lands in {@code warehouse_rejects} while its neighbours are stored. Every other failure
+ * (connection, timeout, shutdown) fails the write, and the caller retries the whole batch.
+ */
+final class WarehouseWriter {
+  private static final Logger LOG = LoggerFactory.getLogger(WarehouseWriter.class);
+  /** SQLSTATE classes that blame the data rather than the server: data exceptions, integrity, program limits. */
+  private static final Set<String> CONTENT_ERROR_CLASSES = Set.of("22", "23", "54");
+
+  /** One log record: its position in Kafka, for rejects, and the normalised event. */
+  record Record(String topic, int partition, long offset, String json) {
+  }
+
+  private final Pool pool;
+
+  WarehouseWriter(Pool pool) {
+    this.pool = pool;
+  }
+
+  /** @return how many events were new to the warehouse */
+  Future<Integer> write(List<Record> batch) {
+    return insert(batch).recover(error -> isContentError(error) ? writeOneByOne(batch) : Future.failedFuture(error));
+  }
+
+  private Future<Integer> insert(List<Record> batch) {
+    String[] events = batch.stream().map(Record::json).toArray(String[]::new);
+    return pool.preparedQuery(WarehouseSql.INSERT_BATCH)
+        .execute(Tuple.tuple().addArrayOfString(events))
+        .map(rows -> rows.iterator().next().getInteger(0));
+  }
+
+  private Future<Integer> writeOneByOne(List<Record> batch) {
+    Future<Integer> total = Future.succeededFuture(0);
+    for (Record record : batch) {
+      total = total.compose(sum -> insert(List.of(record))
+          .recover(error -> isContentError(error) ? reject(record, error).map(0) : Future.failedFuture(error))
+          .map(inserted -> sum + inserted));
+    }
+    return total;
+  }
+
+  private Future<Void> reject(Record record, Throwable error) {
+    LOG.error("Postgres refused the log record at {}-{}@{}; it is kept in warehouse_rejects: {}", record.topic(),
+        record.partition(), record.offset(), error.getMessage());
+    return pool.preparedQuery(WarehouseSql.INSERT_REJECT)
+        .execute(Tuple.of(record.topic(), record.partition(), record.offset(), record.json(), error.getMessage()))
+        .mapEmpty();
+  }
+
+  private static boolean isContentError(Throwable error) {
+    return error instanceof PgException pg && pg.getSqlState() != null
+        && CONTENT_ERROR_CLASSES.contains(pg.getSqlState().substring(0, 2));
+  }
+}

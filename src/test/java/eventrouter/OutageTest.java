@@ -1,0 +1,125 @@
+package eventrouter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import eventrouter.embedded.EmbeddedKafka;
+import eventrouter.embedded.EmbeddedPostgres;
+import eventrouter.testing.TestRouter;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Outages of the servers the router depends on. Each test runs its own real server as the router's "external" one,
+ * so that it can stop it; the router itself is set up exactly as in production.
+ */
+class OutageTest {
+  private final Vertx vertx = Vertx.vertx();
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+  @TempDir
+  Path dir;
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      toClose.get(i).close();
+    }
+    vertx.close();
+  }
+
+  private static String trackBody(String messageId) {
+    return "{\"event\":\"Outage\",\"userId\":\"outage-user\",\"messageId\":\"" + messageId + "\"}";
+  }
+
+  @Test
+  @DisplayName("when Kafka cannot take the events, the client gets 503 (never 200) within the ack timeout")
+  void kafkaDown() throws Exception {
+    EmbeddedKafka kafka = EmbeddedKafka.start(dir.resolve("kafka"), 0);
+    toClose.add(kafka);
+    TestRouter router = TestRouter.start(vertx, dir.resolve("router"), Map.of(
+        "ROUTER_KAFKA_BOOTSTRAP", kafka.bootstrapServers(), "ROUTER_KAFKA_ACK_TIMEOUT_MS", "2000"), new JsonObject());
+    toClose.add(router);
+    assertEquals(200, router.postWithKey("/v1/track", trackBody(UUID.randomUUID().toString())).statusCode());
+
+    kafka.close();
+    String lost = UUID.randomUUID().toString();
+    long started = System.nanoTime();
+    HttpResponse<String> response = router.postWithKey("/v1/track", trackBody(lost));
+    long tookMs = (System.nanoTime() - started) / 1_000_000;
+    assertEquals(503, response.statusCode(), response.body());
+    assertTrue(new JsonObject(response.body()).getString("error").contains("could not make the events durable"));
+    assertTrue(tookMs < 10_000, "answered within the ack timeout, took " + tookMs + " ms");
+
+    HttpResponse<String> health = router.get("/health", Map.of());
+    assertEquals(503, health.statusCode());
+    assertTrue(health.body().contains("\"id\":\"kafka\",\"status\":\"DOWN\""), health.body());
+  }
+
+  @Test
+  @DisplayName("while Postgres is down ingest goes on, and every event reaches the warehouse once it is back")
+  void postgresDown() throws Exception {
+    int port = freePort();
+    Path pgDir = dir.resolve("postgres");
+    EmbeddedPostgres postgres = EmbeddedPostgres.start(pgDir, port);
+    TestRouter router = TestRouter.start(vertx, dir.resolve("router"), Map.of(
+        "ROUTER_PG_URL", postgres.url(), "ROUTER_WAREHOUSE_RETRY_MAX_MS", "500"), new JsonObject());
+    toClose.add(router);
+    String before = UUID.randomUUID().toString();
+    assertEquals(200, router.postWithKey("/v1/track", trackBody(before)).statusCode());
+    router.awaitCount(1, "SELECT count(*) FROM events WHERE message_id = $1", before);
+
+    postgres.close();
+    List<String> during = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      String id = UUID.randomUUID().toString();
+      during.add(id);
+      assertEquals(200, router.postWithKey("/v1/track", trackBody(id)).statusCode(), "ingest does not need Postgres");
+    }
+    HttpResponse<String> health = router.get("/health", Map.of());
+    assertEquals(503, health.statusCode());
+    assertTrue(health.body().contains("\"id\":\"postgres\",\"status\":\"DOWN\""), health.body());
+
+    postgres = EmbeddedPostgres.start(pgDir, port);
+    toClose.add(0, postgres); // closed after the router
+    assertEquals(50, router.awaitCount(50, "SELECT count(*) FROM events WHERE message_id = ANY($1)",
+        (Object) during.toArray(String[]::new)));
+  }
+
+  @Test
+  @DisplayName("an unreachable external Postgres or Redis fails start-up naming it, never falling back to embedded")
+  void unreachableExternal() {
+    int closed = freePort();
+    IllegalStateException pg = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        () -> TestRouter.start(vertx, dir.resolve("a"), Map.of("ROUTER_PG_URL",
+            "postgresql://postgres@127.0.0.1:" + closed + "/nowhere"), new JsonObject()));
+    assertTrue(pg.getMessage().startsWith("Postgres at postgresql://postgres@127.0.0.1:" + closed), pg.getMessage());
+    IllegalStateException redis = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        () -> TestRouter.start(vertx, dir.resolve("b"), Map.of("ROUTER_REDIS_URL",
+            "redis://127.0.0.1:" + closed + "/0"), new JsonObject()));
+    assertTrue(redis.getMessage().startsWith("Redis at redis://127.0.0.1:" + closed), redis.getMessage());
+    IllegalStateException kafka = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        () -> TestRouter.start(vertx, dir.resolve("c"), Map.of("ROUTER_KAFKA_BOOTSTRAP", "127.0.0.1:" + closed,
+            "ROUTER_KAFKA_ACK_TIMEOUT_MS", "2000"), new JsonObject()));
+    assertTrue(kafka.getMessage().contains("Kafka at 127.0.0.1:" + closed), kafka.getMessage());
+  }
+
+  static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
