@@ -117,7 +117,7 @@ public final class EventRouter implements AutoCloseable {
     vertx = Vertx.vertx();
     closeInReverse.push(() -> await(vertx.close(), "closing Vert.x"));
 
-    await(Topics.ensureLogTopic(vertx, kafkaBootstrap, config.kafka()), "preparing the Kafka log topic");
+    await(Topics.ensureLogTopics(vertx, kafkaBootstrap, config.kafka()), "preparing the Kafka topics");
     EventLog eventLog = new EventLog(kafkaBootstrap, config.kafka());
     closeInReverse.push(eventLog);
     await(eventLog.warmMetadata(vertx, Duration.ofSeconds(30)), "Kafka at " + kafkaBootstrap + ": fetching metadata");

@@ -30,10 +30,13 @@ public final class ConfigKeys {
   public static final ConfigKey<String> KAFKA_TOPIC = ConfigKey.string("kafka.topic", "ROUTER_KAFKA_TOPIC",
       "router.events", v -> v.matches("[a-zA-Z0-9._-]{1,249}"), "a legal Kafka topic name",
       "topic of the durable event log");
+  public static final ConfigKey<String> KAFKA_SIGNALS_TOPIC = ConfigKey.string("kafka.signalsTopic",
+      "ROUTER_KAFKA_SIGNALS_TOPIC", "router.signals", v -> v.matches("[a-zA-Z0-9._-]{1,249}"),
+      "a legal Kafka topic name", "topic of the signals that rules raise");
   public static final ConfigKey<Integer> KAFKA_PARTITIONS = ConfigKey.integer("kafka.partitions",
-      "ROUTER_KAFKA_PARTITIONS", 8, 1, 10_000, "partitions of the event log topic when the router creates it");
+      "ROUTER_KAFKA_PARTITIONS", 8, 1, 10_000, "partitions of the event and signal topics when the router creates them");
   public static final ConfigKey<Integer> KAFKA_REPLICATION = ConfigKey.integer("kafka.replicationFactor",
-      "ROUTER_KAFKA_REPLICATION_FACTOR", 1, 1, 10, "replication factor of the event log topic when the router creates it");
+      "ROUTER_KAFKA_REPLICATION_FACTOR", 1, 1, 10, "replication factor of the event and signal topics when the router creates them");
   public static final ConfigKey<Integer> KAFKA_ACK_TIMEOUT_MS = ConfigKey.integer("kafka.ackTimeoutMs",
       "ROUTER_KAFKA_ACK_TIMEOUT_MS", 10_000, 1_000, 300_000,
       "longest wait for Kafka to acknowledge a request's events before the client gets 503");
@@ -88,7 +91,7 @@ public final class ConfigKeys {
       "ROUTER_WAREHOUSE_RETRY_MAX_MS", 10_000, 1, 600_000, "longest retry delay when Postgres fails");
 
   public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS,
-      KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS, KAFKA_LINGER_MS,
+      KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS, KAFKA_LINGER_MS,
       KAFKA_COMPRESSION, KAFKA_EMBEDDED_PORT, REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
       INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, RATE_LIMIT_EPS, RATE_LIMIT_BURST,
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,

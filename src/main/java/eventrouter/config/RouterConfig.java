@@ -34,8 +34,8 @@ public record RouterConfig(
   }
 
   /** @param bootstrap null for the embedded broker */
-  public record KafkaConfig(String bootstrap, int embeddedPort, String topic, int partitions, int replicationFactor,
-      int ackTimeoutMs, int lingerMs, String compression) {
+  public record KafkaConfig(String bootstrap, int embeddedPort, String topic, String signalsTopic, int partitions,
+      int replicationFactor, int ackTimeoutMs, int lingerMs, String compression) {
   }
 
   /** @param url null for the embedded server */
@@ -79,7 +79,7 @@ public record RouterConfig(
   public static RouterConfig from(Settings settings) {
     RateLimit defaultLimit = new RateLimit(settings.get(RATE_LIMIT_EPS), settings.get(RATE_LIMIT_BURST));
     KafkaConfig kafka = new KafkaConfig(settings.get(KAFKA_BOOTSTRAP), settings.get(KAFKA_EMBEDDED_PORT),
-        settings.get(KAFKA_TOPIC), settings.get(KAFKA_PARTITIONS), settings.get(KAFKA_REPLICATION),
+        settings.get(KAFKA_TOPIC), settings.get(KAFKA_SIGNALS_TOPIC), settings.get(KAFKA_PARTITIONS), settings.get(KAFKA_REPLICATION),
         settings.get(KAFKA_ACK_TIMEOUT_MS), settings.get(KAFKA_LINGER_MS), settings.get(KAFKA_COMPRESSION));
     WarehouseConfig warehouse = new WarehouseConfig(settings.get(WAREHOUSE_INSTANCES), settings.get(WAREHOUSE_GROUP),
         settings.get(WAREHOUSE_BATCH_SIZE), settings.get(WAREHOUSE_FLUSH_MS), settings.get(WAREHOUSE_RETRY_BASE_MS),
@@ -87,6 +87,10 @@ public record RouterConfig(
     if (warehouse.retryMaxMs() < warehouse.retryBaseMs()) {
       throw new ConfigException(WAREHOUSE_RETRY_MAX_MS.path() + " (" + warehouse.retryMaxMs() + ") must be at least "
           + WAREHOUSE_RETRY_BASE_MS.path() + " (" + warehouse.retryBaseMs() + ")");
+    }
+    if (kafka.topic().equals(kafka.signalsTopic())) {
+      throw new ConfigException(KAFKA_SIGNALS_TOPIC.path() + " must differ from " + KAFKA_TOPIC.path() + " (both are \""
+          + kafka.topic() + "\")");
     }
     IngestConfig ingest = new IngestConfig(settings.get(INGEST_INSTANCES), settings.get(MAX_EVENT_BYTES),
         settings.get(MAX_REQUEST_BYTES), settings.get(MAX_BATCH_EVENTS));

@@ -14,9 +14,10 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /**
- * Creates the log topic before any traffic is taken, and waits until every partition has a leader: producing to
+ * Creates the log topics (events and signals) before any traffic is taken, and waits until every partition has a leader: producing to
  * a topic that has just been created gave NOT_LEADER retries and once a long hang.
  */
 public final class Topics {
@@ -26,8 +27,8 @@ public final class Topics {
   private Topics() {
   }
 
-  /** Completes once the topic exists with a leader for every partition; failures name the Kafka cluster. */
-  public static Future<Void> ensureLogTopic(Vertx vertx, String bootstrap, KafkaConfig config) {
+  /** Completes once both topics exist with a leader for every partition; failures name the Kafka cluster. */
+  public static Future<Void> ensureLogTopics(Vertx vertx, String bootstrap, KafkaConfig config) {
     Admin admin = Admin.create(Map.of(
         AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
         AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
@@ -35,22 +36,25 @@ public final class Topics {
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
     // A quick reachability probe first, so that a wrong address fails start-up in seconds rather than a minute.
     return fromKafka(admin.describeCluster(new DescribeClusterOptions().timeoutMs(config.ackTimeoutMs())).clusterId())
-        .compose(clusterId -> createIfMissing(admin, config))
+        .compose(clusterId -> createIfMissing(admin, config, config.topic()))
+        .compose(v -> createIfMissing(admin, config, config.signalsTopic()))
         .compose(v -> awaitLeaders(vertx, admin, config.topic(), deadline))
+        .compose(v -> awaitLeaders(vertx, admin, config.signalsTopic(), deadline))
         .recover(e -> Future.failedFuture(new IllegalStateException("Kafka at " + bootstrap
-            + " is unreachable or refused the log topic " + config.topic() + ": " + e.getMessage(), e)))
+            + " is unreachable or refused the topics " + config.topic() + " and " + config.signalsTopic() + ": "
+            + e.getMessage(), e)))
         .eventually(() -> vertx.executeBlocking(() -> {
           admin.close(Duration.ofSeconds(5));
           return null;
         }));
   }
 
-  private static Future<Void> createIfMissing(Admin admin, KafkaConfig config) {
+  private static Future<Void> createIfMissing(Admin admin, KafkaConfig config, String name) {
     return fromKafka(admin.listTopics().names()).compose(names -> {
-      if (names.contains(config.topic())) {
+      if (names.contains(name)) {
         return Future.succeededFuture();
       }
-      NewTopic topic = new NewTopic(config.topic(), config.partitions(), (short) config.replicationFactor())
+      NewTopic topic = new NewTopic(name, config.partitions(), (short) config.replicationFactor())
           .configs(Map.of("min.insync.replicas", String.valueOf(Math.min(2, config.replicationFactor()))));
       return fromKafka(admin.createTopics(List.of(topic)).all())
           // Another router node may have created it meanwhile; that is success.
@@ -59,17 +63,22 @@ public final class Topics {
   }
 
   private static Future<Void> awaitLeaders(Vertx vertx, Admin admin, String topic, long deadline) {
-    return fromKafka(admin.describeTopics(List.of(topic)).allTopicNames()).compose(descriptions -> {
-      boolean allLed = descriptions.get(topic).partitions().stream().map(TopicPartitionInfo::leader)
-          .allMatch(leader -> leader != null && !leader.isEmpty());
-      if (allLed) {
-        return Future.succeededFuture();
-      }
-      if (System.nanoTime() > deadline) {
-        return Future.failedFuture("partitions of " + topic + " have no leader after " + READY_TIMEOUT.toSeconds() + " s");
-      }
-      return vertx.timer(LEADER_POLL_MS).compose(t -> awaitLeaders(vertx, admin, topic, deadline));
-    });
+    return fromKafka(admin.describeTopics(List.of(topic)).allTopicNames())
+        .map(descriptions -> descriptions.get(topic).partitions().stream().map(TopicPartitionInfo::leader)
+            .allMatch(leader -> leader != null && !leader.isEmpty()))
+        // A topic created a moment ago can be unknown to the broker that answers: not led yet, so look again.
+        .recover(e -> e instanceof UnknownTopicOrPartitionException ? Future.succeededFuture(false)
+            : Future.failedFuture(e))
+        .compose(allLed -> {
+          if (allLed) {
+            return Future.succeededFuture();
+          }
+          if (System.nanoTime() > deadline) {
+            return Future.failedFuture("partitions of " + topic + " have no leader after " + READY_TIMEOUT.toSeconds()
+                + " s");
+          }
+          return vertx.timer(LEADER_POLL_MS).compose(t -> awaitLeaders(vertx, admin, topic, deadline));
+        });
   }
 
   private static <T> Future<T> fromKafka(KafkaFuture<T> future) {
