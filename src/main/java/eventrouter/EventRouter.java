@@ -12,6 +12,10 @@ import eventrouter.ingest.IngestVerticle;
 import eventrouter.ingest.RateLimiter;
 import eventrouter.log.EventLog;
 import eventrouter.log.Topics;
+import eventrouter.realtime.RealtimeHealth;
+import eventrouter.realtime.RealtimeVerticle;
+import eventrouter.realtime.UserLookup;
+import eventrouter.rules.RuleBook;
 import eventrouter.warehouse.Migrations;
 import eventrouter.warehouse.WarehouseVerticle;
 import io.vertx.core.DeploymentOptions;
@@ -30,10 +34,12 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -50,7 +56,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A running router: the embedded services it started, the Vert.x instance and the deployed verticles. Start-up runs
  * on the calling thread (never an event loop) and blocks until the router can take traffic; it deploys in dependency
- * order: services, log topic, schema, warehouse writer, then ingest, which is the last thing to open a port.
+ * order: rules, services, log topics, schema, warehouse writer, real-time path, then ingest, which is the last thing
+ * to open a port.
  */
 public final class EventRouter implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EventRouter.class);
@@ -58,18 +65,32 @@ public final class EventRouter implements AutoCloseable {
   private static final long METADATA_REFRESH_MS = 60_000;
 
   private final RouterConfig config;
+  private final Clock clock;
+  private final RuleBook rules;
   private final Deque<AutoCloseable> closeInReverse = new ArrayDeque<>();
   private String kafkaBootstrap;
   private String redisUrl;
   private String postgresUrl;
   private Vertx vertx;
 
-  private EventRouter(RouterConfig config) {
+  private EventRouter(RouterConfig config, Clock clock, RuleBook rules) {
     this.config = config;
+    this.clock = clock;
+    this.rules = rules;
   }
 
-  /** Starts everything, or closes what it had started and throws with a message naming the part that failed. */
   public static EventRouter start(RouterConfig unresolved) {
+    return start(unresolved, Clock.systemUTC());
+  }
+
+  /**
+   * Starts everything, or closes what it had started and throws with a message naming the part that failed.
+   *
+   * @param clock the time of {@code receivedAt} and of timers; tests pass a clock they move
+   */
+  public static EventRouter start(RouterConfig unresolved, Clock clock) {
+    // A broken rule fails start-up before anything else is started.
+    RuleBook rules = new RuleBook(Path.of(unresolved.realtime().rulesFile()));
     Secrets.Resolved resolved;
     try {
       Files.createDirectories(unresolved.dataDir());
@@ -81,7 +102,7 @@ public final class EventRouter implements AutoCloseable {
     if (config.http().port() == 0) {
       config = config.withHttpPort(freePort());
     }
-    EventRouter router = new EventRouter(config);
+    EventRouter router = new EventRouter(config, clock, rules);
     try {
       router.startAll();
     } catch (RuntimeException e) {
@@ -118,11 +139,15 @@ public final class EventRouter implements AutoCloseable {
     closeInReverse.push(() -> await(vertx.close(), "closing Vert.x"));
 
     await(Topics.ensureLogTopics(vertx, kafkaBootstrap, config.kafka()), "preparing the Kafka topics");
-    EventLog eventLog = new EventLog(kafkaBootstrap, config.kafka());
+    EventLog eventLog = new EventLog(kafkaBootstrap, config.kafka(), config.kafka().topic());
     closeInReverse.push(eventLog);
-    await(eventLog.warmMetadata(vertx, Duration.ofSeconds(30)), "Kafka at " + kafkaBootstrap + ": fetching metadata");
-    vertx.setPeriodic(METADATA_REFRESH_MS, id -> eventLog.warmMetadata(vertx, Duration.ofSeconds(30))
-        .onFailure(e -> LOG.warn("could not refresh Kafka metadata: {}", e.getMessage())));
+    EventLog signalLog = new EventLog(kafkaBootstrap, config.kafka(), config.kafka().signalsTopic());
+    closeInReverse.push(signalLog);
+    for (EventLog log : List.of(eventLog, signalLog)) {
+      await(log.warmMetadata(vertx, Duration.ofSeconds(30)), "Kafka at " + kafkaBootstrap + ": fetching metadata");
+      vertx.setPeriodic(METADATA_REFRESH_MS, id -> log.warmMetadata(vertx, Duration.ofSeconds(30))
+          .onFailure(e -> LOG.warn("could not refresh Kafka metadata: {}", e.getMessage())));
+    }
 
     PgConnectOptions pgOptions = PgConnectOptions.fromUri(postgresUrl);
     Pool adminPool = PgBuilder.pool().with(new PoolOptions().setMaxSize(1)).connectingTo(pgOptions).using(vertx)
@@ -130,25 +155,35 @@ public final class EventRouter implements AutoCloseable {
     closeInReverse.push(() -> adminPool.close());
     await(Migrations.apply(adminPool), "Postgres at " + redact(postgresUrl) + ": applying migrations");
 
-    Redis redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl));
+    RedisOptions redisOptions = new RedisOptions().setConnectionString(redisUrl);
+    Redis redis = Redis.createClient(vertx, redisOptions);
     closeInReverse.push(redis::close);
     await(redis.send(Request.cmd(Command.PING)), "Redis at " + redact(redisUrl) + ": PING");
+    UserLookup users = new UserLookup(vertx, redisOptions, config.realtime());
+    await(users.connect(), "Redis at " + redact(redisUrl) + ": connecting");
+    closeInReverse.push(() -> await(users.close(), "closing the admin Redis connection"));
 
     Admin kafkaAdmin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafkaBootstrap));
     closeInReverse.push(() -> kafkaAdmin.close(Duration.ofSeconds(5)));
 
     Set<String> deployments = new LinkedHashSet<>();
     deployments.add(await(vertx.deployVerticle(() -> new WarehouseVerticle(config.warehouse(), kafkaBootstrap,
-        config.kafka().topic(), pgOptions, config.postgres().poolSize()),
+        config.kafka().topic(), config.kafka().signalsTopic(), pgOptions, config.postgres().poolSize()),
         new DeploymentOptions().setInstances(config.warehouse().instances())), "deploying the warehouse writer"));
 
+    RealtimeHealth realtimeHealth = new RealtimeHealth();
+    deployments.add(await(vertx.deployVerticle(() -> new RealtimeVerticle(config.realtime(), kafkaBootstrap,
+        config.kafka().topic(), redisOptions, rules, signalLog, clock, realtimeHealth),
+        new DeploymentOptions().setInstances(config.realtime().instances())), "deploying the real-time path"));
+
     AdminApi adminApi = new AdminApi(config.adminToken(),
-        HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments), config.sources());
+        HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments, realtimeHealth), config.sources(),
+        users, rules);
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
     RateLimiter rateLimiter = new RateLimiter(System::nanoTime);
     deployments.add(await(vertx.deployVerticle(() -> new IngestVerticle(config.http(), config.ingest(), sourcesByKey,
-        eventLog, rateLimiter, adminApi::mount),
+        eventLog, rateLimiter, adminApi::mount, clock),
         new DeploymentOptions().setInstances(config.ingest().instances())),
         "starting HTTP ingest on " + config.http().host() + ":" + config.http().port()));
   }
@@ -255,6 +290,8 @@ public final class EventRouter implements AutoCloseable {
         .append("   topic ").append(config.kafka().topic()).append('\n');
     out.append("  Redis        ").append(describe(redisUrl, config.redis().url(), "redis")).append('\n');
     out.append("  Postgres     ").append(describe(postgresUrl, config.postgres().url(), "postgres")).append('\n');
+    out.append("  rules        ").append(rules.current().rules().size()).append(" from ").append(rules.file())
+        .append('\n');
     System.out.println(out);
     System.out.flush();
   }

@@ -4,12 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import eventrouter.testing.Await;
+import eventrouter.testing.TestRouter;
 import eventrouter.testing.TestServices;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -17,6 +21,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,6 +36,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -42,6 +52,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KillNineIT {
   private static final String WRITE_KEY = "kill-nine-key";
+  private static final String ADMIN_TOKEN = "kill-nine-admin-token-0123456789";
   private static final int CLIENTS = 6;
   private final Vertx vertx = Vertx.vertx();
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -90,22 +101,30 @@ class KillNineIT {
     });
   }
 
-  @Test
-  @DisplayName("kill -9 during a load loses no event that was answered 200")
-  void killNineLosesNothingAcknowledged() throws Exception {
+  /** Environment of a router process on fixed ports, so that it keeps them across the restart; returns its PG URL. */
+  private String prepareEnvironment() {
     httpPort = freePort();
     env = new HashMap<>();
     env.put("ROUTER_DATA_DIR", dataDir.toString());
     env.put("ROUTER_HTTP_PORT", String.valueOf(httpPort));
     env.put("ROUTER_WRITE_KEYS", WRITE_KEY);
+    env.put("ROUTER_ADMIN_TOKEN", ADMIN_TOKEN);
     env.put("ROUTER_PG_EMBEDDED_PORT", String.valueOf(freePort()));
+    env.put("ROUTER_KAFKA_EMBEDDED_PORT", String.valueOf(freePort()));
     String pgUrl = TestServices.freshPostgresUrl(vertx);
     if (pgUrl != null) {
       env.put("ROUTER_PG_URL", pgUrl);
       env.put("ROUTER_REDIS_URL", TestServices.redisUrl());
-    } else {
-      pgUrl = "postgresql://postgres@127.0.0.1:" + env.get("ROUTER_PG_EMBEDDED_PORT") + "/postgres";
+      env.put("ROUTER_REDIS_PREFIX", "kill-nine-" + UUID.randomUUID() + ":");
+      return pgUrl;
     }
+    return "postgresql://postgres@127.0.0.1:" + env.get("ROUTER_PG_EMBEDDED_PORT") + "/postgres";
+  }
+
+  @Test
+  @DisplayName("kill -9 during a load loses no event that was answered 200")
+  void killNineLosesNothingAcknowledged() throws Exception {
+    String pgUrl = prepareEnvironment();
 
     Process first = startRouter();
     Set<String> acknowledged = ConcurrentHashMap.newKeySet();
@@ -137,9 +156,90 @@ class KillNineIT {
     Await.result(warehouse.close());
   }
 
+  @Test
+  @DisplayName("an armed timer survives kill -9: it fires once after the restart, marked late")
+  void timerSurvivesKillNine() throws Exception {
+    String pgUrl = prepareEnvironment();
+    JsonObject rules = new JsonObject(Files.readString(Path.of("conf", "rules.json")));
+    rules.getJsonArray("rules").getJsonObject(0).put("after", "4s"); // cart-abandonment
+    Path rulesFile = dataDir.resolve("rules.json");
+    Files.writeString(rulesFile, rules.encode());
+    env.put("ROUTER_RULES", rulesFile.toString());
+
+    Process first = startRouter();
+    String user = "timer-user-" + UUID.randomUUID();
+    HttpResponse<String> added = http.send(HttpRequest.newBuilder(URI.create(base() + "/v1/track"))
+        .header("Content-Type", "application/json").header("Authorization", TestRouter.basic(WRITE_KEY))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"userId\":\"" + user + "\",\"event\":\"Product Added\","
+            + "\"properties\":{\"product_id\":\"p-1\",\"price\":12.5}}")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, added.statusCode(), added.body());
+    long[] due = new long[1];
+    Await.until(vertx, Duration.ofSeconds(30), "the timer is armed", () -> vertx.executeBlocking(() -> {
+      JsonArray timers = adminUser(user).getJsonArray("timers");
+      if (timers.isEmpty()) {
+        return false;
+      }
+      due[0] = Long.parseLong(timers.getJsonObject(0).getString("due"));
+      return true;
+    }));
+    first.destroyForcibly();
+    assertTrue(first.waitFor(30, TimeUnit.SECONDS));
+    processes.remove(first);
+    // The timer falls due while no router runs.
+    Await.until(vertx, Duration.ofSeconds(30), "the timer's due time has passed",
+        () -> Future.succeededFuture(System.currentTimeMillis() > due[0] + 2_000));
+
+    startRouter();
+    Pool warehouse = PgBuilder.pool().connectingTo(PgConnectOptions.fromUri(pgUrl)).using(vertx).build();
+    Await.until(vertx, Duration.ofSeconds(60), "Cart Abandoned is stored", () -> warehouse
+        .preparedQuery("SELECT count(*) FROM signals WHERE user_id = $1").execute(Tuple.of(user))
+        .map(rows -> rows.iterator().next().getLong(0) == 1));
+    Await.until(vertx, Duration.ofSeconds(30), "the fired timer is gone", () -> vertx.executeBlocking(
+        () -> adminUser(user).getJsonArray("timers").isEmpty()));
+    Row signal = Await.result(warehouse.preparedQuery("SELECT * FROM signals WHERE user_id = $1").execute(Tuple.of(user)))
+        .iterator().next();
+    assertEquals("Cart Abandoned", signal.getString("signal"));
+    assertTrue(signal.getBoolean("late"), "it fell due while the router was down");
+    assertTrue(signal.getLong("late_by_ms") >= 1_000);
+    assertEquals(12.5, ((JsonObject) signal.getValue("properties")).getDouble("value"));
+    assertEquals(1, countInSignalsTopic(signal.getString("message_id")), "fired exactly once");
+    Await.result(warehouse.close());
+  }
+
+  private String base() {
+    return "http://127.0.0.1:" + httpPort;
+  }
+
+  private JsonObject adminUser(String id) throws IOException, InterruptedException {
+    return new JsonObject(http.send(HttpRequest.newBuilder(URI.create(base() + "/admin/users/" + id))
+        .header("Authorization", "Bearer " + ADMIN_TOKEN).build(), HttpResponse.BodyHandlers.ofString()).body());
+  }
+
+  private long countInSignalsTopic(String messageId) {
+    String bootstrap = "127.0.0.1:" + env.get("ROUTER_KAFKA_EMBEDDED_PORT");
+    try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
+        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringDeserializer(), new StringDeserializer())) {
+      List<TopicPartition> partitions = consumer.partitionsFor("router.signals").stream()
+          .map(p -> new TopicPartition("router.signals", p.partition())).toList();
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+      long found = 0;
+      long giveUpAt = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (partitions.stream().anyMatch(p -> consumer.position(p) < ends.get(p)) && System.nanoTime() < giveUpAt) {
+        for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(200))) {
+          if (record.value().contains(messageId)) {
+            found++;
+          }
+        }
+      }
+      return found;
+    }
+  }
+
   /** Sends single events and small batches until told to stop, recording the ids of every 200. */
   private void send(int client, Set<String> acknowledged, AtomicInteger refused, AtomicBoolean sending) {
-    String auth = "Basic " + java.util.Base64.getEncoder().encodeToString((WRITE_KEY + ":").getBytes());
+    String auth = TestRouter.basic(WRITE_KEY);
     int n = 0;
     while (sending.get()) {
       boolean batch = n++ % 2 == 0;

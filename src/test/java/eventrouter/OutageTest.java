@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import eventrouter.embedded.EmbeddedKafka;
 import eventrouter.embedded.EmbeddedPostgres;
+import eventrouter.embedded.EmbeddedRedis;
+import eventrouter.testing.Await;
 import eventrouter.testing.TestRouter;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -12,6 +14,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -63,7 +66,8 @@ class OutageTest {
     assertTrue(tookMs < 10_000, "answered within the ack timeout, took " + tookMs + " ms");
 
     HttpResponse<String> health = router.get("/health", Map.of());
-    assertEquals(503, health.statusCode());
+    assertEquals(503, health.statusCode(), "nothing can be acknowledged without Kafka");
+    assertEquals("DOWN", new JsonObject(health.body()).getString("status"));
     assertTrue(health.body().contains("\"id\":\"kafka\",\"status\":\"DOWN\""), health.body());
   }
 
@@ -88,13 +92,61 @@ class OutageTest {
       assertEquals(200, router.postWithKey("/v1/track", trackBody(id)).statusCode(), "ingest does not need Postgres");
     }
     HttpResponse<String> health = router.get("/health", Map.of());
-    assertEquals(503, health.statusCode());
-    assertTrue(health.body().contains("\"id\":\"postgres\",\"status\":\"DOWN\""), health.body());
+    assertEquals(200, health.statusCode(), "the router still takes traffic: " + health.body());
+    JsonObject report = new JsonObject(health.body());
+    assertEquals("DEGRADED", report.getString("status"));
+    assertEquals(List.of("postgres"), report.getJsonArray("down").getList());
 
     postgres = EmbeddedPostgres.start(pgDir, port);
     toClose.add(0, postgres); // closed after the router
     assertEquals(50, router.awaitCount(50, "SELECT count(*) FROM events WHERE message_id = ANY($1)",
         (Object) during.toArray(String[]::new)));
+  }
+
+  @Test
+  @DisplayName("while Redis is down ingest and the warehouse go on; the real-time path pauses and skips nothing")
+  void redisDown() throws Exception {
+    int port = freePort();
+    Path redisDir = dir.resolve("redis");
+    EmbeddedRedis redis = EmbeddedRedis.start(redisDir, port);
+    TestRouter router = TestRouter.start(vertx, dir.resolve("router"), Map.of("ROUTER_REDIS_URL", redis.url()),
+        new JsonObject());
+    toClose.add(router);
+    String user = "redis-outage-" + UUID.randomUUID();
+    String failedLogin = "{\"event\":\"Login Failed\",\"userId\":\"" + user + "\"}";
+    for (int i = 0; i < 2; i++) {
+      assertEquals(200, router.postWithKey("/v1/track", failedLogin).statusCode());
+    }
+    Await.until(vertx, Duration.ofSeconds(30), "two failures counted", () -> vertx.executeBlocking(() ->
+        new JsonObject(router.get("/admin/users/" + user, Map.of("Authorization", "Bearer " + TestRouter.ADMIN_TOKEN))
+            .body()).getJsonObject("session").getInteger("eventCount", 0) == 2));
+
+    redis.close();
+    List<String> during = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      String id = UUID.randomUUID().toString();
+      during.add(id);
+      assertEquals(200, router.postWithKey("/v1/track", "{\"event\":\"Login Failed\",\"userId\":\"" + user
+          + "\",\"messageId\":\"" + id + "\"}").statusCode(), "ingest does not need Redis");
+    }
+    assertEquals(3, router.awaitCount(3, "SELECT count(*) FROM events WHERE message_id = ANY($1)",
+        (Object) during.toArray(String[]::new)), "the warehouse does not need Redis");
+    Await.until(vertx, Duration.ofSeconds(30), "health shows the real-time path degraded", () ->
+        vertx.executeBlocking(() -> {
+          HttpResponse<String> health = router.get("/health", Map.of());
+          JsonObject report = new JsonObject(health.body());
+          return health.statusCode() == 200 && "DEGRADED".equals(report.getString("status"))
+              && report.getJsonArray("down").contains("realtime") && report.getJsonArray("down").contains("redis");
+        }));
+    assertEquals(0, router.query("SELECT count(*) FROM signals WHERE user_id = $1", user).get(0).getLong(0));
+
+    redis = EmbeddedRedis.start(redisDir, port);
+    toClose.add(0, redis);
+    // All five failures are counted once Redis is back: the ones it had, and the three that waited in Kafka.
+    router.awaitCount(1, "SELECT count(*) FROM signals WHERE rule_id = 'failed-logins-per-user' AND user_id = $1",
+        user);
+    Await.until(vertx, Duration.ofSeconds(30), "health is UP again", () -> vertx.executeBlocking(() ->
+        "UP".equals(new JsonObject(router.get("/health", Map.of()).body()).getString("status"))));
   }
 
   @Test

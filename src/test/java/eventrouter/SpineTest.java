@@ -269,7 +269,7 @@ class SpineTest {
     List<String> checks = health.getJsonArray("checks").stream()
         .map(check -> ((JsonObject) check).getString("id") + "=" + ((JsonObject) check).getString("status"))
         .sorted().toList();
-    assertEquals(List.of("kafka=UP", "postgres=UP", "redis=UP", "verticles=UP"), checks);
+    assertEquals(List.of("kafka=UP", "postgres=UP", "realtime=UP", "redis=UP", "verticles=UP"), checks);
   }
 
   @Test

@@ -1,5 +1,6 @@
 package eventrouter.admin;
 
+import eventrouter.realtime.RealtimeHealth;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -31,7 +32,7 @@ public final class HealthProbes {
   }
 
   public static HealthChecks create(Vertx vertx, Admin kafka, Redis redis, Pool postgres,
-      Supplier<Set<String>> expectedDeployments) {
+      Supplier<Set<String>> expectedDeployments, RealtimeHealth realtime) {
     HealthChecks checks = HealthChecks.create(vertx);
     checks.register("kafka", PROBE_TIMEOUT_MS, promise -> complete(promise,
         Future.fromCompletionStage(kafka.describeCluster(new DescribeClusterOptions()
@@ -48,6 +49,11 @@ public final class HealthProbes {
       missing.removeAll(vertx.deploymentIDs());
       promise.complete(missing.isEmpty() ? Status.OK()
           : Status.KO(new JsonObject().put("error", "undeployed: " + missing)));
+    });
+    checks.register("realtime", PROBE_TIMEOUT_MS, promise -> {
+      RealtimeHealth.State state = realtime.state();
+      promise.complete(state.problem() == null ? Status.OK() : Status.KO(new JsonObject()
+          .put("error", "degraded since " + state.since() + ": " + state.problem())));
     });
     return checks;
   }

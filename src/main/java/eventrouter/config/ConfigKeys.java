@@ -77,6 +77,30 @@ public final class ConfigKeys {
       "ROUTER_RATE_LIMIT_BURST", 0, 0, Integer.MAX_VALUE,
       "default token-bucket size in events (0 = one second's worth)");
 
+  public static final ConfigKey<String> RULES_FILE = ConfigKey.string("rules.file", "ROUTER_RULES", "conf/rules.json",
+      "the rules file (see README, Rules)");
+  public static final ConfigKey<Integer> REALTIME_INSTANCES = ConfigKey.integer("realtime.instances",
+      "ROUTER_REALTIME_INSTANCES", 1, 1, 64, "real-time verticle instances (one consumer each, same group)");
+  public static final ConfigKey<String> REALTIME_GROUP = ConfigKey.string("realtime.groupId",
+      "ROUTER_REALTIME_GROUP_ID", "router-realtime", "Kafka consumer group of the real-time path");
+  public static final ConfigKey<Integer> SESSION_TIMEOUT_MS = ConfigKey.integer("realtime.sessionTimeoutMs",
+      "ROUTER_SESSION_TIMEOUT_MS", 30 * 60_000, 1_000, Integer.MAX_VALUE,
+      "inactivity after which a user's next event starts a new session");
+  public static final ConfigKey<Integer> DEDUP_WINDOW_MS = ConfigKey.integer("realtime.dedupWindowMs",
+      "ROUTER_DEDUP_WINDOW_MS", 24 * 3_600_000, 1_000, Integer.MAX_VALUE,
+      "a messageId seen within this window is skipped on the real-time path");
+  public static final ConfigKey<Integer> STATE_TTL_MS = ConfigKey.integer("realtime.stateTtlMs",
+      "ROUTER_STATE_TTL_MS", 7 * 24 * 3_600_000, 60_000, Integer.MAX_VALUE,
+      "how long Redis keeps an idle user's session, cart and traits");
+  public static final ConfigKey<Integer> REALTIME_MAX_IN_FLIGHT = ConfigKey.integer("realtime.maxInFlight",
+      "ROUTER_REALTIME_MAX_IN_FLIGHT", 10_000, 1, 1_000_000,
+      "events being processed at once per instance; polling pauses above it");
+  public static final ConfigKey<Integer> TIMER_POLL_MS = ConfigKey.integer("realtime.timerPollMs",
+      "ROUTER_TIMER_POLL_MS", 100, 10, 10_000, "how often due timers are claimed (resolution of absence rules)");
+  public static final ConfigKey<String> REDIS_PREFIX = ConfigKey.string("realtime.redisPrefix",
+      "ROUTER_REDIS_PREFIX", "er:", v -> v.matches("[A-Za-z0-9:._-]{1,64}"), "1 to 64 of A-Z a-z 0-9 : . _ -",
+      "prefix of every Redis key the router writes");
+
   public static final ConfigKey<Integer> WAREHOUSE_INSTANCES = ConfigKey.integer("warehouse.instances",
       "ROUTER_WAREHOUSE_INSTANCES", 1, 1, 64, "warehouse writer instances (one consumer each, same group)");
   public static final ConfigKey<String> WAREHOUSE_GROUP = ConfigKey.string("warehouse.groupId",
@@ -94,6 +118,8 @@ public final class ConfigKeys {
       KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS, KAFKA_LINGER_MS,
       KAFKA_COMPRESSION, KAFKA_EMBEDDED_PORT, REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
       INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, RATE_LIMIT_EPS, RATE_LIMIT_BURST,
+      RULES_FILE, REALTIME_INSTANCES, REALTIME_GROUP, SESSION_TIMEOUT_MS, DEDUP_WINDOW_MS, STATE_TTL_MS,
+      REALTIME_MAX_IN_FLIGHT, TIMER_POLL_MS, REDIS_PREFIX,
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,
       WAREHOUSE_RETRY_MAX_MS);
 }

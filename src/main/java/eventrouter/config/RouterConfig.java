@@ -28,6 +28,7 @@ public record RouterConfig(
     RedisConfig redis,
     PostgresConfig postgres,
     IngestConfig ingest,
+    RealtimeConfig realtime,
     WarehouseConfig warehouse) {
 
   public record HttpConfig(String host, int port) {
@@ -71,6 +72,10 @@ public record RouterConfig(
     }
   }
 
+  public record RealtimeConfig(String rulesFile, int instances, String groupId, long sessionTimeoutMs,
+      long dedupWindowMs, long stateTtlMs, int maxInFlight, long timerPollMs, String redisPrefix) {
+  }
+
   public record WarehouseConfig(int instances, String groupId, int batchSize, int flushMs, int retryBaseMs,
       int retryMaxMs) {
   }
@@ -108,17 +113,20 @@ public record RouterConfig(
         new RedisConfig(settings.get(REDIS_URL), settings.get(REDIS_EMBEDDED_PORT)),
         new PostgresConfig(settings.get(PG_URL), settings.get(PG_EMBEDDED_PORT), settings.get(PG_POOL_SIZE)),
         ingest,
+        new RealtimeConfig(settings.get(RULES_FILE), settings.get(REALTIME_INSTANCES), settings.get(REALTIME_GROUP),
+            settings.get(SESSION_TIMEOUT_MS), settings.get(DEDUP_WINDOW_MS), settings.get(STATE_TTL_MS),
+            settings.get(REALTIME_MAX_IN_FLIGHT), settings.get(TIMER_POLL_MS), settings.get(REDIS_PREFIX)),
         warehouse);
   }
 
   public RouterConfig withSecrets(String adminToken, List<SourceConfig> sources) {
     return new RouterConfig(http, dataDir, adminToken, List.copyOf(sources), defaultRateLimit, kafka, redis, postgres,
-        ingest, warehouse);
+        ingest, realtime, warehouse);
   }
 
   public RouterConfig withHttpPort(int port) {
     return new RouterConfig(new HttpConfig(http.host(), port), dataDir, adminToken, sources, defaultRateLimit, kafka,
-        redis, postgres, ingest, warehouse);
+        redis, postgres, ingest, realtime, warehouse);
   }
 
   /** The source for a write key given by ROUTER_WRITE_KEYS: its id derives from the key without revealing it. */

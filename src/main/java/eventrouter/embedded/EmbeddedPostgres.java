@@ -1,5 +1,12 @@
 package eventrouter.embedded;
 
+import static eventrouter.embedded.ServerProcesses.STOP_TIMEOUT;
+import static eventrouter.embedded.ServerProcesses.awaitExit;
+import static eventrouter.embedded.ServerProcesses.isRunning;
+import static eventrouter.embedded.ServerProcesses.isSameFile;
+import static eventrouter.embedded.ServerProcesses.readPid;
+import static eventrouter.embedded.ServerProcesses.workingDirectory;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.ProcessBuilder.Redirect;
@@ -45,7 +52,6 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private static final String ZONKY_LOCK_FILE = "epg-lock";
   /** Generous: after a crash, WAL replay happens before the server accepts connections. */
   private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
-  private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
 
   private final io.zonky.test.db.postgres.embedded.EmbeddedPostgres server;
   private final Path dataDir;
@@ -205,7 +211,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     if (pid.isEmpty()) {
       return;
     }
-    Optional<ProcessHandle> found = ProcessHandle.of(pid.get()).filter(EmbeddedPostgres::isRunning);
+    Optional<ProcessHandle> found = ProcessHandle.of(pid.get()).filter(ServerProcesses::isRunning);
     if (found.isEmpty()) {
       // Dead. PostgreSQL recovers from such a pid file by itself, except while the pid is an
       // unreaped zombie, which its kill(pid, 0) check still takes for a live postmaster.
@@ -289,70 +295,4 @@ public final class EmbeddedPostgres implements AutoCloseable {
     awaitExit(postmaster);
   }
 
-  /**
-   * Polls rather than using {@code onExit()}: the postmaster is never our child (pg_ctl detaches
-   * it), and for non-children the JDK polls only every 300+ ms and counts a zombie as alive. A
-   * detached process's zombie lingers until whatever adopted it reaps it, which some container
-   * inits do only every few seconds.
-   */
-  private static boolean awaitExit(ProcessHandle process) {
-    long deadline = System.nanoTime() + STOP_TIMEOUT.toNanos();
-    while (isRunning(process)) {
-      if (System.nanoTime() >= deadline) {
-        return false;
-      }
-      try {
-        Thread.sleep(20);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return !isRunning(process);
-      }
-    }
-    return true;
-  }
-
-  /** Alive and not a zombie (state Z/X in Linux /proc/pid/stat): a zombie has already exited. */
-  private static boolean isRunning(ProcessHandle process) {
-    if (!process.isAlive()) {
-      return false;
-    }
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"), StandardCharsets.US_ASCII);
-      int afterName = stat.lastIndexOf(')'); // the command name in parentheses may contain spaces
-      char state = afterName >= 0 && afterName + 2 < stat.length() ? stat.charAt(afterName + 2) : '?';
-      return state != 'Z' && state != 'X';
-    } catch (IOException | SecurityException noProcFs) {
-      return process.isAlive();
-    }
-  }
-
-  /** The first line of postmaster.pid is the postmaster's pid. */
-  private static Optional<Long> readPid(Path pidFile) {
-    try (var lines = Files.lines(pidFile, StandardCharsets.US_ASCII)) {
-      return lines.findFirst().map(String::strip).filter(s -> !s.isEmpty()).map(Long::parseLong);
-    } catch (NoSuchFileException absent) {
-      return Optional.empty();
-    } catch (IOException | UncheckedIOException | NumberFormatException e) {
-      LOG.warn("Ignoring unreadable pid file {}: {}", pidFile, e.toString());
-      return Optional.empty();
-    }
-  }
-
-  /** The process's working directory via Linux /proc; empty if it cannot be read. */
-  private static Optional<Path> workingDirectory(ProcessHandle process) {
-    Path cwd = Path.of("/proc", Long.toString(process.pid()), "cwd");
-    try {
-      return Optional.of(cwd.toRealPath());
-    } catch (IOException | SecurityException unknowable) {
-      return Optional.empty();
-    }
-  }
-
-  private static boolean isSameFile(Path a, Path b) {
-    try {
-      return Files.isSameFile(a, b);
-    } catch (IOException e) {
-      return false;
-    }
-  }
 }

@@ -1,5 +1,12 @@
 package eventrouter.embedded;
 
+import static eventrouter.embedded.ServerProcesses.STOP_TIMEOUT;
+import static eventrouter.embedded.ServerProcesses.awaitExit;
+import static eventrouter.embedded.ServerProcesses.isRunning;
+import static eventrouter.embedded.ServerProcesses.isSameFile;
+import static eventrouter.embedded.ServerProcesses.readPid;
+import static eventrouter.embedded.ServerProcesses.workingDirectory;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -59,7 +66,6 @@ public final class EmbeddedRedis implements AutoCloseable {
   private static final String LOCK_FILE = "redis.lock";
   /** Generous: replaying a large AOF happens before Redis answers PING with anything but -LOADING. */
   private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
-  private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
   /** A port we picked ourselves can be grabbed by someone else before Redis binds it; retry then. */
   private static final int FREE_PORT_ATTEMPTS = 3;
   private static final int LOG_TAIL_LINES = 20;
@@ -272,7 +278,7 @@ public final class EmbeddedRedis implements AutoCloseable {
    */
   private static void stopOrphan(Path dir) throws IOException {
     Optional<ProcessHandle> found = readPid(dir.resolve(PID_FILE)).flatMap(ProcessHandle::of)
-        .filter(EmbeddedRedis::isRunning)
+        .filter(ServerProcesses::isRunning)
         .filter(p -> p.info().command().map(c -> c.contains("redis-server")).orElse(false));
     if (found.isEmpty()) {
       return; // no pid file, a dead pid, or a recycled one: Redis simply overwrites the file
@@ -318,71 +324,6 @@ public final class EmbeddedRedis implements AutoCloseable {
     handle.destroyForcibly();
     awaitExit(handle);
     return false;
-  }
-
-  /**
-   * Polls rather than using {@code onExit()}: for a process that is not our child (an orphan) the
-   * JDK polls only every 300+ ms, and it counts a zombie as alive. An orphan's zombie lingers until
-   * whatever adopted it reaps it, which some container inits do only every few seconds.
-   */
-  private static boolean awaitExit(ProcessHandle handle) {
-    long deadline = System.nanoTime() + STOP_TIMEOUT.toNanos();
-    while (isRunning(handle)) {
-      if (System.nanoTime() >= deadline) {
-        return false;
-      }
-      try {
-        Thread.sleep(20);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return !isRunning(handle);
-      }
-    }
-    return true;
-  }
-
-  /** Alive and not a zombie (state Z/X in Linux /proc/pid/stat): a zombie has already exited. */
-  private static boolean isRunning(ProcessHandle handle) {
-    if (!handle.isAlive()) {
-      return false;
-    }
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(handle.pid()), "stat"), StandardCharsets.US_ASCII);
-      int afterName = stat.lastIndexOf(')'); // the command name in parentheses may contain spaces
-      char state = afterName >= 0 && afterName + 2 < stat.length() ? stat.charAt(afterName + 2) : '?';
-      return state != 'Z' && state != 'X';
-    } catch (IOException | SecurityException noProcFs) {
-      return handle.isAlive();
-    }
-  }
-
-  private static Optional<Long> readPid(Path pidFile) {
-    try {
-      String content = Files.readString(pidFile, StandardCharsets.US_ASCII).strip();
-      return content.isEmpty() ? Optional.empty() : Optional.of(Long.parseLong(content));
-    } catch (NoSuchFileException absent) {
-      return Optional.empty();
-    } catch (IOException | NumberFormatException e) {
-      LOG.warn("Ignoring unreadable pid file {}: {}", pidFile, e.toString());
-      return Optional.empty();
-    }
-  }
-
-  /** The process's working directory via Linux /proc (Redis chdirs to its {@code dir}); empty if unreadable. */
-  private static Optional<Path> workingDirectory(ProcessHandle process) {
-    try {
-      return Optional.of(Path.of("/proc", Long.toString(process.pid()), "cwd").toRealPath());
-    } catch (IOException | SecurityException unknowable) {
-      return Optional.empty();
-    }
-  }
-
-  private static boolean isSameFile(Path a, Path b) {
-    try {
-      return Files.isSameFile(a, b);
-    } catch (IOException e) {
-      return false;
-    }
   }
 
   /** Picks a currently free loopback port. Redis can only be told a number, hence the small race. */

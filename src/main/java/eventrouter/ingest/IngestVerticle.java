@@ -20,7 +20,7 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.CorsHandler;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
+import java.time.Clock;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -45,21 +45,24 @@ public final class IngestVerticle extends VerticleBase {
   private final EventLog eventLog;
   private final RateLimiter rateLimiter;
   private final Consumer<Router> otherRoutes;
+  private final Clock clock;
   private final RequestParser parser;
   private final EventNormalizer normalizer;
   private HttpServer server;
 
   /**
    * @param otherRoutes mounts the routes this HTTP server serves besides ingest (health, admin)
+   * @param clock the source of {@code receivedAt}, which every real-time window and timer is measured from
    */
   public IngestVerticle(HttpConfig httpConfig, IngestConfig ingestConfig, Map<String, SourceConfig> sourcesByWriteKey,
-      EventLog eventLog, RateLimiter rateLimiter, Consumer<Router> otherRoutes) {
+      EventLog eventLog, RateLimiter rateLimiter, Consumer<Router> otherRoutes, Clock clock) {
     this.httpConfig = httpConfig;
     this.ingestConfig = ingestConfig;
     this.sourcesByWriteKey = sourcesByWriteKey;
     this.eventLog = eventLog;
     this.rateLimiter = rateLimiter;
     this.otherRoutes = otherRoutes;
+    this.clock = clock;
     this.parser = new RequestParser(ingestConfig.maxBatchEvents());
     this.normalizer = new EventNormalizer(ingestConfig.maxEventBytes());
   }
@@ -130,7 +133,7 @@ public final class IngestVerticle extends VerticleBase {
       source = sourceFor(writeKeyFromBody(body.envelope()));
     }
     SocketAddress remote = ctx.request().remoteAddress();
-    List<LogRecord> records = normalizer.normalize(body, type, bytes, source.id(), Instant.now(),
+    List<LogRecord> records = normalizer.normalize(body, type, bytes, source.id(), clock.instant(),
         remote == null ? null : remote.hostAddress());
     long retryAfter = rateLimiter.tryAcquire(source, records.size());
     if (retryAfter > 0) {

@@ -18,25 +18,26 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * Appends events to the log topic with {@code acks=all} and an idempotent producer. One producer is shared by
- * every ingest instance: it is thread-safe and batches better the more it is shared.
+ * Appends records to one log topic with {@code acks=all} and an idempotent producer. One producer per topic is shared
+ * by every instance that writes it: it is thread-safe and batches better the more it is shared.
  */
 public final class EventLog implements AutoCloseable {
   private static final long METADATA_RETRY_MS = 50;
   private final KafkaProducer<String, byte[]> producer;
   private final String topic;
 
-  public EventLog(String bootstrap, KafkaConfig config) {
-    this.topic = config.topic();
-    this.producer = new KafkaProducer<>(producerConfig(bootstrap, config), new StringSerializer(),
+  /** @param topic the events topic for ingest, the signals topic for the real-time path */
+  public EventLog(String bootstrap, KafkaConfig config, String topic) {
+    this.topic = topic;
+    this.producer = new KafkaProducer<>(producerConfig(bootstrap, config, topic), new StringSerializer(),
         new ByteArraySerializer());
   }
 
-  static Map<String, Object> producerConfig(String bootstrap, KafkaConfig config) {
+  static Map<String, Object> producerConfig(String bootstrap, KafkaConfig config, String topic) {
     int requestTimeout = Math.max(500, (config.ackTimeoutMs() - config.lingerMs()) / 2);
     return Map.ofEntries(
         Map.entry(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap),
-        Map.entry(ProducerConfig.CLIENT_ID_CONFIG, "event-router-log"),
+        Map.entry(ProducerConfig.CLIENT_ID_CONFIG, "event-router-" + topic),
         Map.entry(ProducerConfig.ACKS_CONFIG, "all"),
         Map.entry(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true),
         Map.entry(ProducerConfig.LINGER_MS_CONFIG, config.lingerMs()),

@@ -9,8 +9,8 @@ final class WarehouseSql {
   }
 
   /**
-   * Inserts a batch into {@code events}, the typed table of each newly inserted event, and merges identify traits
-   * into {@code users}, all in one statement and so one transaction. Events already stored (a redelivery, or a
+   * Inserts a batch into {@code events}, the typed table of each newly inserted event, merges identify traits
+   * into {@code users} and records identity links, all in one statement. Events already stored (a redelivery, or a
    * duplicate messageId) are skipped everywhere, because the typed tables read only what this statement inserted.
    * Returns the number of new events.
    */
@@ -74,8 +74,32 @@ final class WarehouseSql {
           traits = users.traits || EXCLUDED.traits,
           first_seen_at = least(users.first_seen_at, EXCLUDED.first_seen_at),
           last_seen_at = greatest(users.last_seen_at, EXCLUDED.last_seen_at)
+      ), identities_up AS (
+        INSERT INTO identities (anonymous_id, user_id, first_seen_at, last_seen_at)
+        SELECT anonymous_id, user_id, min("timestamp"), max("timestamp")
+        FROM (
+          SELECT anonymous_id, user_id, "timestamp" FROM ins WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL
+          UNION ALL
+          SELECT raw->>'previousId', user_id, "timestamp" FROM ins WHERE type = 'alias'
+        ) AS links
+        GROUP BY anonymous_id, user_id
+        ON CONFLICT (anonymous_id, user_id) DO UPDATE SET
+          first_seen_at = least(identities.first_seen_at, EXCLUDED.first_seen_at),
+          last_seen_at = greatest(identities.last_seen_at, EXCLUDED.last_seen_at)
       )
       SELECT count(*) FROM ins
+      """;
+
+  /** Inserts a batch of signals from the signals topic; a re-raised signal (same id) is skipped. */
+  static final String INSERT_SIGNALS = """
+      INSERT INTO signals (message_id, signal, rule_id, rule_kind, user_id, anonymous_id, properties, causes, late,
+                           late_by_ms, "timestamp", received_at, raw)
+      SELECT r->>'messageId', r->>'event', r->'rule'->>'id', r->'rule'->>'kind', r->>'userId', r->>'anonymousId',
+             nullif(r->'properties', 'null'), coalesce(r->'causes', '[]'), coalesce((r->'rule'->>'late')::boolean, false),
+             coalesce((r->'rule'->>'lateByMs')::bigint, 0), (r->>'timestamp')::timestamptz,
+             (r->>'receivedAt')::timestamptz, r
+      FROM (SELECT r::jsonb AS r FROM unnest($1::text[]) AS u(r)) AS incoming
+      ON CONFLICT (message_id) DO NOTHING
       """;
 
   static final String INSERT_REJECT = """

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -25,7 +26,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Consumes the event log in its own consumer group and writes it to Postgres: poll, gather a batch until it is full
+ * Consumes the event and signal topics in its own consumer group and writes them to Postgres: poll, gather a batch until it is full
  * or {@code flushMs} old, write it in one transaction, then commit the batch's offsets. While Postgres is down the
  * write is retried with backoff and nothing is committed, so the events wait in Kafka and nothing is lost.
  */
@@ -36,6 +37,7 @@ public final class WarehouseVerticle extends VerticleBase {
   private final WarehouseConfig config;
   private final String bootstrap;
   private final String topic;
+  private final String signalsTopic;
   private final PgConnectOptions postgres;
   private final int poolSize;
   private Pool pool;
@@ -47,11 +49,12 @@ public final class WarehouseVerticle extends VerticleBase {
   private volatile boolean stopping;
   private final Promise<Void> loopStopped = Promise.promise();
 
-  public WarehouseVerticle(WarehouseConfig config, String bootstrap, String topic, PgConnectOptions postgres,
-      int poolSize) {
+  public WarehouseVerticle(WarehouseConfig config, String bootstrap, String topic, String signalsTopic,
+      PgConnectOptions postgres, int poolSize) {
     this.config = config;
     this.bootstrap = bootstrap;
     this.topic = topic;
+    this.signalsTopic = signalsTopic;
     this.postgres = postgres;
     this.poolSize = poolSize;
   }
@@ -59,7 +62,7 @@ public final class WarehouseVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(postgres).using(vertx).build();
-    writer = new WarehouseWriter(pool);
+    writer = new WarehouseWriter(pool, signalsTopic);
     consumer = KafkaConsumer.create(vertx, Map.of(
         ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
         ConsumerConfig.GROUP_ID_CONFIG, config.groupId(),
@@ -69,7 +72,7 @@ public final class WarehouseVerticle extends VerticleBase {
         ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(config.batchSize()),
         ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "50"),
         new StringDeserializer(), new StringDeserializer());
-    return consumer.subscribe(topic).onSuccess(v -> pollLoop());
+    return consumer.subscribe(Set.of(topic, signalsTopic)).onSuccess(v -> pollLoop());
   }
 
   @Override

@@ -24,21 +24,32 @@ final class WarehouseWriter {
   }
 
   private final Pool pool;
+  private final String signalsTopic;
 
-  WarehouseWriter(Pool pool) {
+  WarehouseWriter(Pool pool, String signalsTopic) {
     this.pool = pool;
+    this.signalsTopic = signalsTopic;
   }
 
-  /** @return how many events were new to the warehouse */
+  /** @return how many events and signals were new to the warehouse */
   Future<Integer> write(List<Record> batch) {
     return insert(batch).recover(error -> isContentError(error) ? writeOneByOne(batch) : Future.failedFuture(error));
   }
 
+  /** Events and signals of one batch, in one transaction. */
   private Future<Integer> insert(List<Record> batch) {
-    String[] events = batch.stream().map(Record::json).toArray(String[]::new);
-    return pool.preparedQuery(WarehouseSql.INSERT_BATCH)
-        .execute(Tuple.tuple().addArrayOfString(events))
-        .map(rows -> rows.iterator().next().getInteger(0));
+    String[] events = batch.stream().filter(r -> !r.topic().equals(signalsTopic)).map(Record::json)
+        .toArray(String[]::new);
+    String[] signals = batch.stream().filter(r -> r.topic().equals(signalsTopic)).map(Record::json)
+        .toArray(String[]::new);
+    return pool.withTransaction(conn -> {
+      Future<Integer> newEvents = events.length == 0 ? Future.succeededFuture(0)
+          : conn.preparedQuery(WarehouseSql.INSERT_BATCH).execute(Tuple.tuple().addArrayOfString(events))
+              .map(rows -> rows.iterator().next().getInteger(0));
+      return newEvents.compose(count -> signals.length == 0 ? Future.succeededFuture(count)
+          : conn.preparedQuery(WarehouseSql.INSERT_SIGNALS).execute(Tuple.tuple().addArrayOfString(signals))
+              .map(rows -> count + rows.rowCount()));
+    });
   }
 
   private Future<Integer> writeOneByOne(List<Record> batch) {

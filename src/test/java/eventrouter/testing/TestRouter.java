@@ -21,12 +21,14 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -42,14 +44,16 @@ public final class TestRouter implements AutoCloseable {
   private final Path dataDir;
   private final Map<String, String> env;
   private final JsonObject file;
+  private final Clock clock;
   private EventRouter router;
   private Pool warehouse;
 
-  private TestRouter(Vertx vertx, Path dataDir, Map<String, String> env, JsonObject file) {
+  private TestRouter(Vertx vertx, Path dataDir, Map<String, String> env, JsonObject file, Clock clock) {
     this.vertx = vertx;
     this.dataDir = dataDir;
     this.env = env;
     this.file = file;
+    this.clock = clock;
   }
 
   /**
@@ -57,6 +61,11 @@ public final class TestRouter implements AutoCloseable {
    * @param fileChanges merged into conf/router.json (e.g. rate-limited sources)
    */
   public static TestRouter start(Vertx vertx, Path dataDir, Map<String, String> overrides, JsonObject fileChanges) {
+    return start(vertx, dataDir, overrides, fileChanges, Clock.systemUTC());
+  }
+
+  public static TestRouter start(Vertx vertx, Path dataDir, Map<String, String> overrides, JsonObject fileChanges,
+      Clock clock) {
     Map<String, String> env = new HashMap<>();
     env.put("ROUTER_DATA_DIR", dataDir.toString());
     env.put("ROUTER_HTTP_PORT", "0");
@@ -69,10 +78,12 @@ public final class TestRouter implements AutoCloseable {
     }
     if (TestServices.redisUrl() != null) {
       env.put("ROUTER_REDIS_URL", TestServices.redisUrl());
+      // The machine's Redis is shared by every test: each router gets keys of its own.
+      env.put("ROUTER_REDIS_PREFIX", "test-" + UUID.randomUUID() + ":");
     }
     env.putAll(overrides);
     JsonObject file = shippedConfig().mergeIn(fileChanges, true);
-    TestRouter testRouter = new TestRouter(vertx, dataDir, env, file);
+    TestRouter testRouter = new TestRouter(vertx, dataDir, env, file, clock);
     testRouter.boot();
     return testRouter;
   }
@@ -94,7 +105,7 @@ public final class TestRouter implements AutoCloseable {
   }
 
   private void boot() {
-    router = EventRouter.start(config(env, file));
+    router = EventRouter.start(config(env, file), clock);
     warehouse = PgBuilder.pool().connectingTo(PgConnectOptions.fromUri(router.postgresUrl())).using(vertx).build();
   }
 

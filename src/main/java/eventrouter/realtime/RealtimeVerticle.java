@@ -1,0 +1,264 @@
+package eventrouter.realtime;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import eventrouter.config.RouterConfig.RealtimeConfig;
+import eventrouter.log.EventLog;
+import eventrouter.log.LogRecord;
+import eventrouter.rules.CelValues;
+import eventrouter.rules.Evaluation;
+import eventrouter.rules.Facts;
+import eventrouter.rules.RuleBook;
+import eventrouter.rules.RuleEngine;
+import eventrouter.rules.Signal;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.kafka.client.common.TopicPartition;
+import io.vertx.kafka.client.consumer.KafkaConsumer;
+import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
+import io.vertx.kafka.client.consumer.KafkaConsumerRecords;
+import io.vertx.kafka.client.consumer.OffsetAndMetadata;
+import io.vertx.redis.client.RedisOptions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumes the event log in its own consumer group. Each user's events are processed strictly in order and
+ * different users concurrently; per event: apply it to identity and session (one atomic Redis script), evaluate
+ * the rules, apply their effects (a second script), and write any signals to the signals topic. An offset is
+ * committed only once every record before it is done, signals durable included, so a crash never skips an event.
+ * The same verticle claims due absence timers and raises their signals.
+ */
+public final class RealtimeVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(RealtimeVerticle.class);
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final long POLL_MS = 50;
+  private static final long COMMIT_EVERY_MS = 200;
+  private static final int TIMERS_PER_CLAIM = 200;
+  private static final long RETRY_BASE_MS = 100;
+  private static final long RETRY_MAX_MS = 5_000;
+
+  private final RealtimeConfig config;
+  private final String bootstrap;
+  private final String topic;
+  private final RedisOptions redisOptions;
+  private final RuleBook rules;
+  private final EventLog signalLog;
+  private final Clock clock;
+  private final RealtimeHealth health;
+  private final KeyedSequencer sequencer = new KeyedSequencer();
+  private final OffsetTracker offsets = new OffsetTracker();
+  private final Promise<Void> pollingStopped = Promise.promise();
+  private final Promise<Void> timersStopped = Promise.promise();
+  private RedisLink redis;
+  private SessionStore store;
+  private KafkaConsumer<String, String> consumer;
+  private long commitTimer;
+  private volatile boolean stopping;
+
+  public RealtimeVerticle(RealtimeConfig config, String bootstrap, String topic, RedisOptions redisOptions,
+      RuleBook rules, EventLog signalLog, Clock clock, RealtimeHealth health) {
+    this.config = config;
+    this.bootstrap = bootstrap;
+    this.topic = topic;
+    this.redisOptions = redisOptions;
+    this.rules = rules;
+    this.signalLog = signalLog;
+    this.clock = clock;
+    this.health = health;
+  }
+
+  @Override
+  public Future<?> start() {
+    redis = new RedisLink(vertx, redisOptions);
+    store = new SessionStore(redis, config);
+    consumer = KafkaConsumer.create(vertx, Map.of(
+        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+        ConsumerConfig.GROUP_ID_CONFIG, config.groupId(),
+        ConsumerConfig.CLIENT_ID_CONFIG, "event-router-realtime-" + System.identityHashCode(this),
+        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false",
+        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+        ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1000",
+        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "10"),
+        new StringDeserializer(), new StringDeserializer());
+    consumer.partitionsRevokedHandler(revoked -> {
+      commit();
+      offsets.revoked(revoked);
+    });
+    return redis.connect()
+        .compose(v -> consumer.subscribe(topic))
+        .onSuccess(v -> {
+          commitTimer = vertx.setPeriodic(COMMIT_EVERY_MS, id -> commit());
+          pollLoop();
+          timerLoop();
+        });
+  }
+
+  @Override
+  public Future<?> stop() {
+    stopping = true;
+    vertx.cancelTimer(commitTimer);
+    return Future.join(pollingStopped.future(), timersStopped.future())
+        .transform(ar -> commit())
+        .transform(ar -> consumer.close())
+        .transform(ar -> redis.close());
+  }
+
+  // ---- the event path ----
+
+  /** One cycle per poll; the next starts from the completion rather than a composed chain, which would grow. */
+  private void pollLoop() {
+    if (stopping) {
+      pollingStopped.tryComplete();
+      return;
+    }
+    if (offsets.inFlight() >= config.maxInFlight()) {
+      vertx.setTimer(5, id -> pollLoop()); // backpressure: let in-flight work drain before fetching more
+      return;
+    }
+    consumer.poll(Duration.ofMillis(POLL_MS)).onComplete(ar -> {
+      if (ar.succeeded()) {
+        dispatch(ar.result());
+      } else if (!stopping) {
+        LOG.warn("real-time poll failed, continuing: {}", ar.cause().getMessage());
+      }
+      pollLoop();
+    });
+  }
+
+  private void dispatch(KafkaConsumerRecords<String, String> records) {
+    for (int i = 0; i < records.size(); i++) {
+      KafkaConsumerRecord<String, String> record = records.recordAt(i);
+      TopicPartition partition = new TopicPartition(record.topic(), record.partition());
+      offsets.started(partition, record.offset());
+      sequencer.submit(record.key() == null ? "" : record.key(),
+              () -> untilDone(() -> process(record.value()), "event at " + partition + "@" + record.offset()))
+          .onComplete(ar -> offsets.finished(partition, record.offset()));
+    }
+  }
+
+  private Future<Void> process(String json) {
+    ObjectNode event;
+    try {
+      event = (ObjectNode) MAPPER.readTree(json);
+    } catch (Exception e) {
+      LOG.error("skipping a log record that is not an event: {}", e.getMessage());
+      return Future.succeededFuture();
+    }
+    Instant at = Instant.parse(event.path("receivedAt").asText());
+    String messageId = event.path("messageId").asText();
+    return store.applyEvent(event, at.toEpochMilli()).compose(state -> {
+      if (state.duplicate()) {
+        return Future.succeededFuture();
+      }
+      RuleEngine engine = rules.current();
+      Facts facts = new Facts(CelValues.mapFromJson(event), state.session(), state.traits(), state.subject(),
+          state.userId() != null ? state.userId() : textOrNull(event.get("userId")),
+          textOrNull(event.get("anonymousId")), List.of(messageId), at);
+      Evaluation evaluation = engine.evaluate(facts);
+      if (evaluation.isEmpty()) {
+        return store.markDone(messageId);
+      }
+      return store.applyEffects(state, messageId, at.toEpochMilli(), evaluation).compose(tripped -> {
+        List<Signal> signals = new ArrayList<>(evaluation.signals());
+        for (int index : tripped) {
+          engine.thresholdSignal(evaluation.thresholds().get(index), facts).ifPresent(signals::add);
+        }
+        return signals.isEmpty() ? Future.succeededFuture() : emit(signals).compose(v -> store.markDone(messageId));
+      });
+    });
+  }
+
+  // ---- timers ----
+
+  private void timerLoop() {
+    if (stopping) {
+      timersStopped.tryComplete();
+      return;
+    }
+    store.claimDueTimers(clock.millis(), TIMERS_PER_CLAIM)
+        .compose(claimed -> Future.join(claimed.stream().map(this::fire).toList()))
+        .onComplete(ar -> {
+          if (ar.failed() && !stopping) {
+            LOG.warn("claiming or firing due timers failed (they are claimed again once their lease runs out): {}",
+                ar.cause().getMessage());
+          }
+          vertx.setTimer(config.timerPollMs(), id -> timerLoop());
+        });
+  }
+
+  private Future<Void> fire(ClaimedTimer claimed) {
+    return rules.current().fire(claimed.timer(), clock.instant())
+        .map(signal -> emit(List.of(signal)))
+        .orElseGet(() -> {
+          LOG.warn("timer {} has no absence rule any more (removed by a reload); dropping it", claimed.member());
+          return Future.succeededFuture();
+        })
+        .compose(v -> store.completeTimer(claimed));
+  }
+
+  // ---- shared ----
+
+  private Future<Void> emit(List<Signal> signals) {
+    List<LogRecord> records = signals.stream()
+        .map(signal -> new LogRecord(signal.key(), signal.id(), signal.toJson())).toList();
+    return signalLog.append(context, records);
+  }
+
+  /**
+   * Repeats the work until it succeeds: while Redis is unreachable it waits for the link to come back (the path
+   * pauses, nothing is committed past this record); other failures back off. A reply Redis refuses outright (a bug,
+   * not an outage) would repeat forever, so it is logged and the record is skipped.
+   */
+  private Future<Void> untilDone(Supplier<Future<Void>> work, String what) {
+    return attempt(work, what, 1);
+  }
+
+  private Future<Void> attempt(Supplier<Future<Void>> work, String what, int attempt) {
+    return work.get().onSuccess(v -> health.healthy()).recover(error -> {
+      if (stopping) {
+        return Future.failedFuture(error);
+      }
+      if (!RedisLink.isUnreachable(error)) {
+        LOG.error("Redis refused the work for {}; skipping it: {}", what, error.getMessage());
+        return Future.succeededFuture();
+      }
+      health.degraded("paused: " + error.getMessage());
+      long delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS << Math.min(attempt - 1, 16));
+      if (attempt == 1 || attempt % 10 == 0) {
+        LOG.warn("real-time path paused on {} (attempt {}): {}", what, attempt, error.getMessage());
+      }
+      return redis.whenUp().compose(v -> vertx.timer(attempt == 1 ? 1 : delay))
+          .compose(t -> attempt(work, what, attempt + 1));
+    });
+  }
+
+  private Future<Void> commit() {
+    Map<TopicPartition, OffsetAndMetadata> ready = offsets.committable();
+    if (ready.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return consumer.commit(ready)
+        .onSuccess(offsets::committed)
+        .recover(e -> {
+          LOG.warn("real-time offset commit failed (retried with the next): {}", e.getMessage());
+          return Future.succeededFuture();
+        })
+        .mapEmpty();
+  }
+
+  private static String textOrNull(JsonNode node) {
+    return node == null || node.isNull() ? null : node.asText();
+  }
+}
