@@ -10,6 +10,7 @@ import eventrouter.embedded.EmbeddedPostgres;
 import eventrouter.embedded.EmbeddedRedis;
 import eventrouter.ingest.IngestVerticle;
 import eventrouter.ingest.RateLimiter;
+import eventrouter.ingest.StreamStats;
 import eventrouter.log.EventLog;
 import eventrouter.log.Topics;
 import eventrouter.realtime.RealtimeHealth;
@@ -176,14 +177,15 @@ public final class EventRouter implements AutoCloseable {
         config.kafka().topic(), redisOptions, rules, signalLog, clock, realtimeHealth),
         new DeploymentOptions().setInstances(config.realtime().instances())), "deploying the real-time path"));
 
+    StreamStats streamStats = new StreamStats();
     AdminApi adminApi = new AdminApi(config.adminToken(),
         HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments, realtimeHealth), config.sources(),
-        users, rules);
+        users, rules, streamStats);
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
     RateLimiter rateLimiter = new RateLimiter(System::nanoTime);
     deployments.add(await(vertx.deployVerticle(() -> new IngestVerticle(config.http(), config.ingest(), sourcesByKey,
-        eventLog, rateLimiter, adminApi::mount, clock),
+        eventLog, rateLimiter, adminApi::mount, clock, streamStats),
         new DeploymentOptions().setInstances(config.ingest().instances())),
         "starting HTTP ingest on " + config.http().host() + ":" + config.http().port()));
   }
@@ -274,7 +276,9 @@ public final class EventRouter implements AutoCloseable {
     String host = config.http().host().equals("0.0.0.0") ? "localhost" : config.http().host();
     StringBuilder out = new StringBuilder("\nEvent Router is up\n");
     out.append("  HTTP         http://").append(host).append(':').append(httpPort())
-        .append("   (POST /v1/track, /v1/batch, ...; GET /health)\n");
+        .append("   (POST /v1/track, /v1/batch, ...; WebSocket /v1/stream; GET /health)\n");
+    out.append("  demo         http://").append(host).append(':').append(httpPort()).append("/demo/?writeKey=")
+        .append(config.sources().get(0).writeKey()).append('\n');
     for (SourceConfig source : config.sources()) {
       out.append("  write key    ").append(source.writeKey()).append("   (source ").append(source.id())
           .append(resolved.writeKeyGenerated() ? ", generated into " + config.dataDir().resolve(Secrets.WRITE_KEY_FILE)

@@ -276,7 +276,7 @@ class RealtimeTest {
     }
     HttpResponse<String> reloaded = router.post("/admin/rules/reload", "", ADMIN);
     assertEquals(200, reloaded.statusCode(), reloaded.body());
-    assertEquals(9, new JsonObject(reloaded.body()).getJsonArray("rules").size());
+    assertEquals(10, new JsonObject(reloaded.body()).getJsonArray("rules").size());
     assertEquals(1, user(user).getJsonArray("timers").size(), "the armed timer outlives the reload");
     assertEquals(401, router.post("/admin/rules/reload", "", Map.of()).statusCode());
   }

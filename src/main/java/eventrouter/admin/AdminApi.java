@@ -1,6 +1,7 @@
 package eventrouter.admin;
 
 import eventrouter.config.RouterConfig.SourceConfig;
+import eventrouter.ingest.StreamStats;
 import eventrouter.realtime.UserLookup;
 import eventrouter.rules.RuleBook;
 import eventrouter.rules.RuleEngine;
@@ -26,14 +27,16 @@ public final class AdminApi {
   private final List<SourceConfig> sources;
   private final UserLookup users;
   private final RuleBook rules;
+  private final StreamStats streams;
 
   public AdminApi(String adminToken, HealthChecks healthChecks, List<SourceConfig> sources, UserLookup users,
-      RuleBook rules) {
+      RuleBook rules, StreamStats streams) {
     this.adminToken = adminToken.getBytes(StandardCharsets.UTF_8);
     this.healthChecks = healthChecks;
     this.sources = sources;
     this.users = users;
     this.rules = rules;
+    this.streams = streams;
   }
 
   public void mount(Router router) {
@@ -43,6 +46,7 @@ public final class AdminApi {
     router.get("/admin/users/:id").handler(this::describeUser);
     router.get("/admin/rules").handler(this::listRules);
     router.post("/admin/rules/reload").handler(this::reloadRules);
+    router.get("/admin/streams").handler(ctx -> respond(ctx, 200, streams.toJson()));
   }
 
   /**

@@ -70,6 +70,17 @@ public final class ConfigKeys {
       "largest request body after gzip decompression, in bytes");
   public static final ConfigKey<Integer> MAX_BATCH_EVENTS = ConfigKey.integer("ingest.maxBatchEvents",
       "ROUTER_MAX_BATCH_EVENTS", 2_500, 1, 100_000, "most events in one batch request");
+  public static final ConfigKey<Integer> STREAM_MAX_UNACKED = ConfigKey.integer("stream.maxUnacked",
+      "ROUTER_STREAM_MAX_UNACKED", 1_000, 1, 1_000_000,
+      "events a WebSocket may have waiting for their ack; at the cap the router stops reading that socket");
+  public static final ConfigKey<Integer> STREAM_PING_MS = ConfigKey.integer("stream.pingIntervalMs",
+      "ROUTER_STREAM_PING_INTERVAL_MS", 20_000, 100, 3_600_000, "how often the router pings each WebSocket");
+  public static final ConfigKey<Integer> STREAM_IDLE_MS = ConfigKey.integer("stream.idleTimeoutMs",
+      "ROUTER_STREAM_IDLE_TIMEOUT_MS", 60_000, 200, Integer.MAX_VALUE,
+      "a WebSocket with no frame and no pong for this long is closed (1001)");
+  public static final ConfigKey<Integer> STREAM_MAX_CONNECTIONS = ConfigKey.integer("stream.maxConnectionsPerKey",
+      "ROUTER_STREAM_MAX_CONNECTIONS_PER_KEY", 10_000, 1, 10_000_000,
+      "open WebSockets per write key on one node; one more is closed with 1013");
   public static final ConfigKey<Double> RATE_LIMIT_EPS = ConfigKey.decimal("rateLimit.eventsPerSecond",
       "ROUTER_RATE_LIMIT_EVENTS_PER_SECOND", 0, 0,
       "default per-source rate limit in events per second (0 = off); a source's own rateLimit overrides it");
@@ -117,7 +128,8 @@ public final class ConfigKeys {
   public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS,
       KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS, KAFKA_LINGER_MS,
       KAFKA_COMPRESSION, KAFKA_EMBEDDED_PORT, REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
-      INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, RATE_LIMIT_EPS, RATE_LIMIT_BURST,
+      INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, STREAM_MAX_UNACKED, STREAM_PING_MS,
+      STREAM_IDLE_MS, STREAM_MAX_CONNECTIONS, RATE_LIMIT_EPS, RATE_LIMIT_BURST,
       RULES_FILE, REALTIME_INSTANCES, REALTIME_GROUP, SESSION_TIMEOUT_MS, DEDUP_WINDOW_MS, STATE_TTL_MS,
       REALTIME_MAX_IN_FLIGHT, TIMER_POLL_MS, REDIS_PREFIX,
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,

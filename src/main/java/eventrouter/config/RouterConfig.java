@@ -47,7 +47,12 @@ public record RouterConfig(
   public record PostgresConfig(String url, int embeddedPort, int poolSize) {
   }
 
-  public record IngestConfig(int instances, int maxEventBytes, int maxRequestBytes, int maxBatchEvents) {
+  public record IngestConfig(int instances, int maxEventBytes, int maxRequestBytes, int maxBatchEvents,
+      StreamConfig stream) {
+  }
+
+  /** The WebSocket endpoint /v1/stream. */
+  public record StreamConfig(int maxUnacked, long pingIntervalMs, long idleTimeoutMs, int maxConnectionsPerKey) {
   }
 
   /** A token bucket; {@code eventsPerSecond == 0} turns it off. */
@@ -98,7 +103,13 @@ public record RouterConfig(
           + kafka.topic() + "\")");
     }
     IngestConfig ingest = new IngestConfig(settings.get(INGEST_INSTANCES), settings.get(MAX_EVENT_BYTES),
-        settings.get(MAX_REQUEST_BYTES), settings.get(MAX_BATCH_EVENTS));
+        settings.get(MAX_REQUEST_BYTES), settings.get(MAX_BATCH_EVENTS), new StreamConfig(
+            settings.get(STREAM_MAX_UNACKED), settings.get(STREAM_PING_MS), settings.get(STREAM_IDLE_MS),
+            settings.get(STREAM_MAX_CONNECTIONS)));
+    if (ingest.stream().idleTimeoutMs() <= ingest.stream().pingIntervalMs()) {
+      throw new ConfigException(STREAM_IDLE_MS.path() + " (" + ingest.stream().idleTimeoutMs() + ") must be longer than "
+          + STREAM_PING_MS.path() + " (" + ingest.stream().pingIntervalMs() + "), or every socket would time out");
+    }
     if (ingest.maxEventBytes() > ingest.maxRequestBytes()) {
       throw new ConfigException(MAX_EVENT_BYTES.path() + " (" + ingest.maxEventBytes() + ") must not exceed "
           + MAX_REQUEST_BYTES.path() + " (" + ingest.maxRequestBytes() + ")");

@@ -33,26 +33,81 @@ public final class EventNormalizer {
     this.maxEventBytes = maxEventBytes;
   }
 
+  /** One event of a stream frame: its log record, or why it was refused. */
+  public record Outcome(int index, String messageId, LogRecord record, IngestException error) {
+  }
+
   /**
+   * All or nothing, as HTTP wants: the first refused event fails the whole request, naming its index and field.
+   *
    * @param endpointType the type named by the endpoint, or null for batch and import, where each event names its own
    * @param rawBody the body as received, used to skip the NUL scan for the many bodies that cannot contain one
    */
   public List<LogRecord> normalize(ParsedBody body, EventType endpointType, byte[] rawBody, String sourceId,
       Instant receivedAt, String clientIp) {
-    Instant batchSentAt = null;
-    if (body.batch()) {
-      batchSentAt = parseTime(body.envelope(), "sentAt", "sentAt");
-      for (String field : List.of("context", "integrations")) {
-        JsonNode value = body.envelope().get(field);
-        if (value != null && !value.isNull() && !value.isObject()) {
-          throw IngestException.badRequest(field + " must be a JSON object");
-        }
-      }
-    }
-    boolean mayHoldNul = indexOf(rawBody, ESCAPED_NUL) >= 0;
-    String receivedAtText = DateTimeFormatter.ISO_INSTANT.format(receivedAt);
+    Request request = new Request(body, endpointType, rawBody, sourceId, receivedAt, clientIp);
     List<LogRecord> records = new ArrayList<>(body.events().size());
     for (int i = 0; i < body.events().size(); i++) {
+      records.add(request.normalizeAt(i));
+    }
+    return records;
+  }
+
+  /**
+   * Each event on its own, as a WebSocket frame wants: a refused event costs only itself. A problem with the frame's
+   * own fields (the batch's sentAt or context) still refuses the whole frame.
+   */
+  public List<Outcome> normalizeEach(ParsedBody body, byte[] rawBody, String sourceId, Instant receivedAt,
+      String clientIp) {
+    Request request = new Request(body, null, rawBody, sourceId, receivedAt, clientIp);
+    List<Outcome> outcomes = new ArrayList<>(body.events().size());
+    for (int i = 0; i < body.events().size(); i++) {
+      JsonNode messageId = body.events().get(i).get("messageId");
+      try {
+        LogRecord record = request.normalizeAt(i);
+        outcomes.add(new Outcome(i, record.messageId(), record, null));
+      } catch (IngestException refused) {
+        outcomes.add(new Outcome(i, messageId != null && messageId.isTextual() ? messageId.asText() : null, null,
+            refused));
+      }
+    }
+    return outcomes;
+  }
+
+  /** What every event of one request shares, computed once. */
+  private final class Request {
+    private final ParsedBody body;
+    private final EventType endpointType;
+    private final String sourceId;
+    private final Instant receivedAt;
+    private final String receivedAtText;
+    private final String clientIp;
+    private final Instant batchSentAt;
+    private final boolean mayHoldNul;
+
+    Request(ParsedBody body, EventType endpointType, byte[] rawBody, String sourceId, Instant receivedAt,
+        String clientIp) {
+      this.body = body;
+      this.endpointType = endpointType;
+      this.sourceId = sourceId;
+      this.receivedAt = receivedAt;
+      this.receivedAtText = DateTimeFormatter.ISO_INSTANT.format(receivedAt);
+      this.clientIp = clientIp;
+      Instant sentAt = null;
+      if (body.batch()) {
+        sentAt = parseTime(body.envelope(), "sentAt", "sentAt");
+        for (String field : List.of("context", "integrations")) {
+          JsonNode value = body.envelope().get(field);
+          if (value != null && !value.isNull() && !value.isObject()) {
+            throw IngestException.badRequest(field + " must be a JSON object");
+          }
+        }
+      }
+      this.batchSentAt = sentAt;
+      this.mayHoldNul = indexOf(rawBody, ESCAPED_NUL) >= 0;
+    }
+
+    LogRecord normalizeAt(int i) {
       String where = body.batch() ? "batch[" + i + "]" : "";
       if (body.eventSizes()[i] > maxEventBytes) {
         throw IngestException.tooLarge((body.batch() ? where : "event") + " is " + body.eventSizes()[i]
@@ -62,10 +117,9 @@ public final class EventNormalizer {
       if (mayHoldNul) {
         rejectNul(event, where);
       }
-      records.add(normalizeOne(event, endpointType, body, where, batchSentAt, receivedAt, receivedAtText, sourceId,
-          clientIp));
+      return normalizeOne(event, endpointType, body, where, batchSentAt, receivedAt, receivedAtText, sourceId,
+          clientIp);
     }
-    return records;
   }
 
   private LogRecord normalizeOne(ObjectNode event, EventType endpointType, ParsedBody body, String where,

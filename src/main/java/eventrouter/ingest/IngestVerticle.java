@@ -1,6 +1,7 @@
 package eventrouter.ingest;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.HttpConfig;
 import eventrouter.config.RouterConfig.IngestConfig;
 import eventrouter.config.RouterConfig.SourceConfig;
@@ -9,6 +10,7 @@ import eventrouter.log.LogRecord;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
@@ -19,6 +21,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.CorsHandler;
+import io.vertx.ext.web.handler.StaticHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Base64;
@@ -30,7 +33,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Segment/RudderStack-compatible HTTP API. Several instances share the port; each one validates and normalises
+ * The Segment/RudderStack-compatible HTTP API, the {@code /v1/stream} WebSocket and the demo page. Several instances share the port; each one validates and normalises
  * requests on its event loop and answers only after the shared {@link EventLog} has acknowledged every event.
  */
 public final class IngestVerticle extends VerticleBase {
@@ -46,16 +49,18 @@ public final class IngestVerticle extends VerticleBase {
   private final RateLimiter rateLimiter;
   private final Consumer<Router> otherRoutes;
   private final Clock clock;
+  private final StreamStats streamStats;
   private final RequestParser parser;
   private final EventNormalizer normalizer;
   private HttpServer server;
+  private MessageConsumer<JsonObject> pushes;
 
   /**
    * @param otherRoutes mounts the routes this HTTP server serves besides ingest (health, admin)
    * @param clock the source of {@code receivedAt}, which every real-time window and timer is measured from
    */
   public IngestVerticle(HttpConfig httpConfig, IngestConfig ingestConfig, Map<String, SourceConfig> sourcesByWriteKey,
-      EventLog eventLog, RateLimiter rateLimiter, Consumer<Router> otherRoutes, Clock clock) {
+      EventLog eventLog, RateLimiter rateLimiter, Consumer<Router> otherRoutes, Clock clock, StreamStats streamStats) {
     this.httpConfig = httpConfig;
     this.ingestConfig = ingestConfig;
     this.sourcesByWriteKey = sourcesByWriteKey;
@@ -63,6 +68,7 @@ public final class IngestVerticle extends VerticleBase {
     this.rateLimiter = rateLimiter;
     this.otherRoutes = otherRoutes;
     this.clock = clock;
+    this.streamStats = streamStats;
     this.parser = new RequestParser(ingestConfig.maxBatchEvents());
     this.normalizer = new EventNormalizer(ingestConfig.maxEventBytes());
   }
@@ -82,6 +88,19 @@ public final class IngestVerticle extends VerticleBase {
     }
     mountIngest(router, "/v1/batch", body, null);
     mountIngest(router, "/v1/import", body, null);
+    StreamEndpoint stream = new StreamEndpoint(context, ingestConfig.stream(), ingestConfig.maxRequestBytes(),
+        sourcesByWriteKey, parser, normalizer,
+        eventLog, rateLimiter, clock, streamStats);
+    router.get("/v1/stream").handler(stream::upgrade);
+    // Vert.x Web matches "/demo" for "/demo/" too: redirect only the bare path, or the redirect would loop.
+    router.get("/demo").handler(ctx -> {
+      if (ctx.request().path().equals("/demo")) {
+        ctx.redirect("/demo/");
+      } else {
+        ctx.next();
+      }
+    });
+    router.route("/demo/*").handler(StaticHandler.create("webroot/demo"));
     otherRoutes.accept(router);
     router.route().failureHandler(this::renderFailure);
 
@@ -89,13 +108,20 @@ public final class IngestVerticle extends VerticleBase {
         .setHost(httpConfig.host())
         .setPort(httpConfig.port())
         .setDecompressionSupported(true) // RudderStack's Node SDK gzips by default
-        .setTcpNoDelay(true);
-    return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> server = s);
+        .setTcpNoDelay(true)
+        // StreamEndpoint refuses a message over the limit with close code 1009 as its frames arrive; these only
+        // keep Netty from ever buffering more.
+        .setMaxWebSocketFrameSize(ingestConfig.maxRequestBytes())
+        .setMaxWebSocketMessageSize(2 * ingestConfig.maxRequestBytes());
+    pushes = vertx.eventBus().<JsonObject>consumer(Addresses.WEBSOCKET_PUSH, message -> stream.push(message.body()));
+    return pushes.completion()
+        .compose(v -> vertx.createHttpServer(options).requestHandler(router).listen())
+        .onSuccess(s -> server = s);
   }
 
   @Override
   public Future<?> stop() {
-    return server == null ? Future.succeededFuture() : server.close();
+    return (server == null ? Future.succeededFuture() : server.close()).transform(ar -> pushes.unregister());
   }
 
   private void mountIngest(Router router, String path, BodyHandler body, EventType type) {
@@ -157,7 +183,7 @@ public final class IngestVerticle extends VerticleBase {
     return source;
   }
 
-  private static String writeKeyFromBasicAuth(String header) {
+  static String writeKeyFromBasicAuth(String header) {
     String[] parts = header.trim().split("\\s+", 2);
     if (parts.length == 2 && parts[0].equalsIgnoreCase("Basic")) {
       try {

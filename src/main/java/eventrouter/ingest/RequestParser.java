@@ -39,12 +39,22 @@ public final class RequestParser {
   }
 
   public ParsedBody parseBatch(byte[] body) {
+    return parse(body, false);
+  }
+
+  /** A WebSocket frame: a {@code {"batch":[...]}} like a batch request, anything else one event. */
+  public ParsedBody parseFrame(byte[] frame) {
+    return parse(frame, true);
+  }
+
+  private ParsedBody parse(byte[] body, boolean singleWithoutBatch) {
     ObjectNode envelope = MAPPER.createObjectNode();
     List<ObjectNode> events = null;
     int[] sizes = null;
     try (JsonParser parser = MAPPER.createParser(body)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
-        throw IngestException.badRequest("body must be a JSON object with a batch array");
+        throw IngestException.badRequest(singleWithoutBatch ? "a frame must be a JSON object: one event or a batch"
+            : "body must be a JSON object with a batch array");
       }
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         String name = parser.currentName();
@@ -82,6 +92,9 @@ public final class RequestParser {
       }
     } catch (IOException e) {
       throw malformed(e);
+    }
+    if (events == null && singleWithoutBatch) {
+      return new ParsedBody(envelope, List.of(envelope), new int[] {body.length}, false);
     }
     if (events == null) {
       throw IngestException.badRequest("batch is required: a batch request must hold a batch array of events");

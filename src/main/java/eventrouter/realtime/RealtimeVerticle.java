@@ -3,6 +3,7 @@ package eventrouter.realtime;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.RealtimeConfig;
 import eventrouter.log.EventLog;
 import eventrouter.log.LogRecord;
@@ -15,6 +16,9 @@ import eventrouter.rules.Signal;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import io.vertx.kafka.client.common.TopicPartition;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
@@ -38,6 +42,7 @@ import org.slf4j.LoggerFactory;
  * different users concurrently; per event: apply it to identity and session (one atomic Redis script), evaluate
  * the rules, apply their effects (a second script), and write any signals to the signals topic. An offset is
  * committed only once every record before it is done, signals durable included, so a crash never skips an event.
+ * A durable signal is also published to {@link Addresses#WEBSOCKET_PUSH} for the user's open sockets.
  * The same verticle claims due absence timers and raises their signals.
  */
 public final class RealtimeVerticle extends VerticleBase {
@@ -210,10 +215,24 @@ public final class RealtimeVerticle extends VerticleBase {
 
   // ---- shared ----
 
+  /** Writes signals to the log and, once they are durable, pushes each to the user's open WebSockets. */
   private Future<Void> emit(List<Signal> signals) {
     List<LogRecord> records = signals.stream()
         .map(signal -> new LogRecord(signal.key(), signal.id(), signal.toJson())).toList();
-    return signalLog.append(context, records);
+    return signalLog.append(context, records).onSuccess(v -> {
+      for (int i = 0; i < signals.size(); i++) {
+        Signal signal = signals.get(i);
+        JsonArray ids = new JsonArray();
+        if (signal.userId() != null) {
+          ids.add(signal.userId());
+        }
+        if (signal.anonymousId() != null) {
+          ids.add(signal.anonymousId());
+        }
+        vertx.eventBus().publish(Addresses.WEBSOCKET_PUSH, new JsonObject().put("ids", ids)
+            .put("frame", new JsonObject(Buffer.buffer(records.get(i).value()))));
+      }
+    });
   }
 
   /**

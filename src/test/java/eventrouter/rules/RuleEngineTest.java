@@ -31,12 +31,12 @@ class RuleEngineTest {
   }
 
   @Test
-  @DisplayName("the shipped conf/rules.json compiles: six example rules, every kind")
+  @DisplayName("the shipped conf/rules.json compiles: the six examples and the demo's offer, every kind")
   void shippedRules() {
     RuleEngine shipped = RuleEngine.load(Path.of("conf", "rules.json"));
-    assertEquals(7, shipped.rules().size());
+    assertEquals(8, shipped.rules().size());
     assertEquals(List.of(RuleKind.ABSENCE, RuleKind.ABSENCE, RuleKind.MATCH, RuleKind.THRESHOLD, RuleKind.THRESHOLD,
-        RuleKind.THRESHOLD, RuleKind.THRESHOLD), shipped.rules().stream().map(Rule::kind).toList());
+        RuleKind.THRESHOLD, RuleKind.ABSENCE, RuleKind.THRESHOLD), shipped.rules().stream().map(Rule::kind).toList());
   }
 
   @Test
