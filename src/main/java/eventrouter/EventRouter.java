@@ -5,6 +5,9 @@ import eventrouter.admin.HealthProbes;
 import eventrouter.config.RouterConfig;
 import eventrouter.config.RouterConfig.SourceConfig;
 import eventrouter.config.Secrets;
+import eventrouter.delivery.DeadLetterApi;
+import eventrouter.delivery.DeliveryVerticle;
+import eventrouter.delivery.Destination;
 import eventrouter.embedded.EmbeddedKafka;
 import eventrouter.embedded.EmbeddedPostgres;
 import eventrouter.embedded.EmbeddedRedis;
@@ -17,6 +20,9 @@ import eventrouter.warehouse.WarehouseVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.redis.client.Command;
@@ -30,10 +36,12 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -50,7 +58,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A running router: the embedded services it started, the Vert.x instance and the deployed verticles. Start-up runs
  * on the calling thread (never an event loop) and blocks until the router can take traffic; it deploys in dependency
- * order: services, log topic, schema, warehouse writer, then ingest, which is the last thing to open a port.
+ * order: services, log topic, schema, warehouse writer, delivery, then ingest, which is the last thing to open a port.
  */
 public final class EventRouter implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EventRouter.class);
@@ -58,18 +66,24 @@ public final class EventRouter implements AutoCloseable {
   private static final long METADATA_REFRESH_MS = 60_000;
 
   private final RouterConfig config;
+  private final List<Destination> destinations;
+  /** The router's one meter registry; the operations issue exports it. */
+  private final PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Deque<AutoCloseable> closeInReverse = new ArrayDeque<>();
   private String kafkaBootstrap;
   private String redisUrl;
   private String postgresUrl;
   private Vertx vertx;
 
-  private EventRouter(RouterConfig config) {
+  private EventRouter(RouterConfig config, List<Destination> destinations) {
     this.config = config;
+    this.destinations = destinations;
   }
 
   /** Starts everything, or closes what it had started and throws with a message naming the part that failed. */
   public static EventRouter start(RouterConfig unresolved) {
+    // Destinations' CEL compiles first: a broken expression fails start-up before anything is started.
+    List<Destination> destinations = Destination.compileAll(unresolved.delivery().destinations());
     Secrets.Resolved resolved;
     try {
       Files.createDirectories(unresolved.dataDir());
@@ -81,7 +95,7 @@ public final class EventRouter implements AutoCloseable {
     if (config.http().port() == 0) {
       config = config.withHttpPort(freePort());
     }
-    EventRouter router = new EventRouter(config);
+    EventRouter router = new EventRouter(config, destinations);
     try {
       router.startAll();
     } catch (RuntimeException e) {
@@ -112,6 +126,10 @@ public final class EventRouter implements AutoCloseable {
     return postgresUrl;
   }
 
+  public MeterRegistry meterRegistry() {
+    return meterRegistry;
+  }
+
   private void startAll() {
     startEmbeddedServices();
     vertx = Vertx.vertx();
@@ -125,7 +143,7 @@ public final class EventRouter implements AutoCloseable {
         .onFailure(e -> LOG.warn("could not refresh Kafka metadata: {}", e.getMessage())));
 
     PgConnectOptions pgOptions = PgConnectOptions.fromUri(postgresUrl);
-    Pool adminPool = PgBuilder.pool().with(new PoolOptions().setMaxSize(1)).connectingTo(pgOptions).using(vertx)
+    Pool adminPool = PgBuilder.pool().with(new PoolOptions().setMaxSize(2)).connectingTo(pgOptions).using(vertx)
         .build();
     closeInReverse.push(() -> adminPool.close());
     await(Migrations.apply(adminPool), "Postgres at " + redact(postgresUrl) + ": applying migrations");
@@ -142,8 +160,13 @@ public final class EventRouter implements AutoCloseable {
         config.kafka().topic(), pgOptions, config.postgres().poolSize()),
         new DeploymentOptions().setInstances(config.warehouse().instances())), "deploying the warehouse writer"));
 
+    deployments.add(await(vertx.deployVerticle(new DeliveryVerticle(config.delivery(), destinations, kafkaBootstrap,
+        config.kafka(), pgOptions, config.postgres().poolSize(), meterRegistry, Clock.systemUTC())),
+        "starting delivery to " + destinations.size() + " destinations"));
+
     AdminApi adminApi = new AdminApi(config.adminToken(),
-        HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments), config.sources());
+        HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments), config.sources(),
+        new DeadLetterApi(adminPool, destinations.stream().map(Destination::id).collect(Collectors.toSet())));
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
     RateLimiter rateLimiter = new RateLimiter(System::nanoTime);

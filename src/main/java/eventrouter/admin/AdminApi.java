@@ -1,6 +1,7 @@
 package eventrouter.admin;
 
 import eventrouter.config.RouterConfig.SourceConfig;
+import eventrouter.delivery.DeadLetterApi;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -17,17 +18,20 @@ public final class AdminApi {
   private final byte[] adminToken;
   private final HealthChecks healthChecks;
   private final List<SourceConfig> sources;
+  private final DeadLetterApi deadLetters;
 
-  public AdminApi(String adminToken, HealthChecks healthChecks, List<SourceConfig> sources) {
+  public AdminApi(String adminToken, HealthChecks healthChecks, List<SourceConfig> sources, DeadLetterApi deadLetters) {
     this.adminToken = adminToken.getBytes(StandardCharsets.UTF_8);
     this.healthChecks = healthChecks;
     this.sources = sources;
+    this.deadLetters = deadLetters;
   }
 
   public void mount(Router router) {
     router.get("/health").handler(HealthCheckHandler.createWithHealthChecks(healthChecks));
     router.route("/admin/*").handler(this::requireToken);
     router.get("/admin/sources").handler(this::listSources);
+    deadLetters.mount(router);
   }
 
   private void requireToken(RoutingContext ctx) {

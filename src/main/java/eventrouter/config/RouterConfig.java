@@ -28,7 +28,8 @@ public record RouterConfig(
     RedisConfig redis,
     PostgresConfig postgres,
     IngestConfig ingest,
-    WarehouseConfig warehouse) {
+    WarehouseConfig warehouse,
+    DeliveryConfig delivery) {
 
   public record HttpConfig(String host, int port) {
   }
@@ -75,6 +76,17 @@ public record RouterConfig(
       int retryMaxMs) {
   }
 
+  /**
+   * Delivery: the consumer that feeds it, the global policy defaults and the destinations.
+   *
+   * @param destinationsFile where the destinations were read from
+   * @param retryPollMs how often each destination looks for parked deliveries that are due
+   * @param maxPendingRecords log records read but not yet settled, above which reading pauses
+   */
+  public record DeliveryConfig(String destinationsFile, String groupId, int retryPollMs, int maxPendingRecords,
+      DestinationConfig.DeliveryPolicy defaults, List<DestinationConfig> destinations) {
+  }
+
   /** Reads and checks every key; the first problem fails with the key's name. */
   public static RouterConfig from(Settings settings) {
     RateLimit defaultLimit = new RateLimit(settings.get(RATE_LIMIT_EPS), settings.get(RATE_LIMIT_BURST));
@@ -108,17 +120,35 @@ public record RouterConfig(
         new RedisConfig(settings.get(REDIS_URL), settings.get(REDIS_EMBEDDED_PORT)),
         new PostgresConfig(settings.get(PG_URL), settings.get(PG_EMBEDDED_PORT), settings.get(PG_POOL_SIZE)),
         ingest,
-        warehouse);
+        warehouse,
+        readDelivery(settings));
+  }
+
+  private static DeliveryConfig readDelivery(Settings settings) {
+    DestinationConfig.DeliveryPolicy defaults = new DestinationConfig.DeliveryPolicy(settings.get(DELIVERY_TIMEOUT_MS),
+        settings.get(DELIVERY_MAX_IN_FLIGHT), settings.get(DELIVERY_MAX_ATTEMPTS),
+        settings.get(DELIVERY_RETRY_DEADLINE_MS), settings.get(DELIVERY_BACKOFF_BASE_MS),
+        settings.get(DELIVERY_BACKOFF_MAX_MS), settings.get(DELIVERY_JITTER), 0, false,
+        settings.get(DELIVERY_QUEUE_SIZE), settings.get(DELIVERY_CIRCUIT_FAILURES),
+        settings.get(DELIVERY_CIRCUIT_RESET_MS));
+    if (defaults.backoffMaxMs() < defaults.backoffBaseMs()) {
+      throw new ConfigException(DELIVERY_BACKOFF_MAX_MS.path() + " (" + defaults.backoffMaxMs()
+          + ") must be at least " + DELIVERY_BACKOFF_BASE_MS.path() + " (" + defaults.backoffBaseMs() + ")");
+    }
+    String file = settings.get(DESTINATIONS);
+    List<DestinationConfig> destinations = DestinationsFile.read(Path.of(file), settings.isSet(DESTINATIONS), defaults);
+    return new DeliveryConfig(file, settings.get(DELIVERY_GROUP), settings.get(DELIVERY_RETRY_POLL_MS),
+        settings.get(DELIVERY_MAX_PENDING), defaults, destinations);
   }
 
   public RouterConfig withSecrets(String adminToken, List<SourceConfig> sources) {
     return new RouterConfig(http, dataDir, adminToken, List.copyOf(sources), defaultRateLimit, kafka, redis, postgres,
-        ingest, warehouse);
+        ingest, warehouse, delivery);
   }
 
   public RouterConfig withHttpPort(int port) {
     return new RouterConfig(new HttpConfig(http.host(), port), dataDir, adminToken, sources, defaultRateLimit, kafka,
-        redis, postgres, ingest, warehouse);
+        redis, postgres, ingest, warehouse, delivery);
   }
 
   /** The source for a write key given by ROUTER_WRITE_KEYS: its id derives from the key without revealing it. */
