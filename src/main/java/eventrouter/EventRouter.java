@@ -126,6 +126,11 @@ public final class EventRouter implements AutoCloseable {
     return postgresUrl;
   }
 
+  /** The router's Vert.x, whose event bus carries {@link eventrouter.bus.Addresses}. */
+  public Vertx vertx() {
+    return vertx;
+  }
+
   public MeterRegistry meterRegistry() {
     return meterRegistry;
   }

@@ -155,6 +155,12 @@ public final class TestRouter implements AutoCloseable {
     return call(request.build());
   }
 
+  public HttpResponse<String> delete(String path, Map<String, String> headers) {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUrl() + path)).DELETE();
+    headers.forEach(request::header);
+    return call(request.build());
+  }
+
   private HttpResponse<String> send(String path, HttpRequest.BodyPublisher body, Map<String, String> headers) {
     HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUrl() + path))
         .timeout(Duration.ofSeconds(30)).POST(body);
