@@ -55,7 +55,14 @@ final class EventExpressions {
       return Filter.ALL;
     }
     CelRuntime.Program program = compile(FILTERS, destination, field, expression);
-    return event -> (Boolean) program.eval(Map.of(VARIABLE, event));
+    return event -> {
+      Object result = program.eval(Map.of(VARIABLE, event));
+      if (result instanceof Boolean matches) {
+        return matches;
+      }
+      // dyn values pass the type check; a filter must still come out true or false
+      throw new CelEvaluationException("filter " + expression + " gave " + toJson(result) + ", not true or false");
+    };
   }
 
   /** @param spec null, a CEL expression, or a {@link JsonObject} of output field to CEL expression */
