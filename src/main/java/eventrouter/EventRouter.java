@@ -283,6 +283,9 @@ public final class EventRouter implements AutoCloseable {
         .append("   topic ").append(config.kafka().topic()).append('\n');
     out.append("  Redis        ").append(describe(redisUrl, config.redis().url(), "redis")).append('\n');
     out.append("  Postgres     ").append(describe(postgresUrl, config.postgres().url(), "postgres")).append('\n');
+    out.append("  Delivery     ").append(destinations.stream().filter(d -> d.config().enabled()).count())
+        .append(" of ").append(destinations.size()).append(" destinations enabled   (")
+        .append(config.delivery().destinationsFile()).append(")\n");
     System.out.println(out);
     System.out.flush();
   }
