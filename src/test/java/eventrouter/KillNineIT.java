@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import eventrouter.testing.Await;
-import eventrouter.testing.RouterProcess;
 import eventrouter.testing.TestServices;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -13,6 +12,7 @@ import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
 import java.io.IOException;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -45,28 +45,60 @@ class KillNineIT {
   private static final int CLIENTS = 6;
   private final Vertx vertx = Vertx.vertx();
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final List<Process> processes = new ArrayList<>();
   @TempDir
   Path dataDir;
+  private Map<String, String> env;
   private int httpPort;
-  private RouterProcess routers;
 
   @AfterEach
   void stopAll() throws InterruptedException {
-    if (routers != null) {
-      routers.close();
+    for (Process process : processes) {
+      process.destroy(); // SIGTERM: the shutdown hook stops the embedded servers
+      if (!process.waitFor(60, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
     }
     vertx.close();
+  }
+
+  private Process startRouter() throws IOException {
+    ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx512m", "-jar", Path.of("target", "event-router.jar").toAbsolutePath().toString(), "--conf",
+        Path.of("conf", "router.json").toAbsolutePath().toString())
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolve("router.log").toFile()));
+    builder.environment().putAll(env);
+    Process process = builder.start();
+    processes.add(process);
+    Await.until(vertx, Duration.ofSeconds(120), "the router answers /health with 200", () -> healthy(process));
+    return process;
+  }
+
+  private Future<Boolean> healthy(Process process) {
+    if (!process.isAlive()) {
+      return Future.failedFuture(new AssertionError("router exited with " + process.exitValue() + "; see "
+          + dataDir.resolve("router.log")));
+    }
+    return vertx.executeBlocking(() -> {
+      try {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/health"))
+            .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+      } catch (IOException e) {
+        return false;
+      }
+    });
   }
 
   @Test
   @DisplayName("kill -9 during a load loses no event that was answered 200")
   void killNineLosesNothingAcknowledged() throws Exception {
-    httpPort = RouterProcess.freePort();
-    Map<String, String> env = new HashMap<>();
+    httpPort = freePort();
+    env = new HashMap<>();
     env.put("ROUTER_DATA_DIR", dataDir.toString());
     env.put("ROUTER_HTTP_PORT", String.valueOf(httpPort));
     env.put("ROUTER_WRITE_KEYS", WRITE_KEY);
-    env.put("ROUTER_PG_EMBEDDED_PORT", String.valueOf(RouterProcess.freePort()));
+    env.put("ROUTER_PG_EMBEDDED_PORT", String.valueOf(freePort()));
     String pgUrl = TestServices.freshPostgresUrl(vertx);
     if (pgUrl != null) {
       env.put("ROUTER_PG_URL", pgUrl);
@@ -75,8 +107,7 @@ class KillNineIT {
       pgUrl = "postgresql://postgres@127.0.0.1:" + env.get("ROUTER_PG_EMBEDDED_PORT") + "/postgres";
     }
 
-    routers = new RouterProcess(vertx, dataDir, env, httpPort);
-    Process first = routers.start();
+    Process first = startRouter();
     Set<String> acknowledged = ConcurrentHashMap.newKeySet();
     AtomicInteger refused = new AtomicInteger();
     AtomicBoolean sending = new AtomicBoolean(true);
@@ -87,12 +118,14 @@ class KillNineIT {
     }
     Await.until(vertx, Duration.ofSeconds(60), "clients have 2000 acknowledged events",
         () -> Future.succeededFuture(acknowledged.size() >= 2_000));
-    routers.kill(first); // SIGKILL while the clients are still sending
+    first.destroyForcibly(); // SIGKILL while the clients are still sending
+    assertTrue(first.waitFor(30, TimeUnit.SECONDS));
     sending.set(false);
     clients.shutdown();
     assertTrue(clients.awaitTermination(60, TimeUnit.SECONDS));
+    processes.remove(first);
 
-    routers.start();
+    startRouter();
     Pool warehouse = PgBuilder.pool().connectingTo(PgConnectOptions.fromUri(pgUrl)).using(vertx).build();
     String[] ids = acknowledged.toArray(String[]::new);
     Await.until(vertx, Duration.ofSeconds(90), "every acknowledged event is in the warehouse",
@@ -135,6 +168,14 @@ class KillNineIT {
         Thread.currentThread().interrupt();
         return;
       }
+    }
+  }
+
+  private static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
     }
   }
 }

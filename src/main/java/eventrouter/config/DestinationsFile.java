@@ -109,18 +109,18 @@ final class DestinationsFile {
           payload);
     }
     DeliveryPolicy policy = new DeliveryPolicy(
-        field.integer("timeoutMs", DELIVERY_TIMEOUT_MS, defaults.timeoutMs()),
-        field.integer("maxInFlight", DELIVERY_MAX_IN_FLIGHT, defaults.maxInFlight()),
-        field.integer("maxAttempts", DELIVERY_MAX_ATTEMPTS, defaults.maxAttempts()),
-        field.integer("retryDeadlineMs", DELIVERY_RETRY_DEADLINE_MS, (int) defaults.retryDeadlineMs()),
-        field.integer("backoffBaseMs", DELIVERY_BACKOFF_BASE_MS, defaults.backoffBaseMs()),
-        field.integer("backoffMaxMs", DELIVERY_BACKOFF_MAX_MS, defaults.backoffMaxMs()),
-        field.decimal("jitter", DELIVERY_JITTER, defaults.jitter()),
+        field.policy("timeoutMs", DELIVERY_TIMEOUT_MS, defaults.timeoutMs()),
+        field.policy("maxInFlight", DELIVERY_MAX_IN_FLIGHT, defaults.maxInFlight()),
+        field.policy("maxAttempts", DELIVERY_MAX_ATTEMPTS, defaults.maxAttempts()),
+        field.policy("retryDeadlineMs", DELIVERY_RETRY_DEADLINE_MS, (int) defaults.retryDeadlineMs()),
+        field.policy("backoffBaseMs", DELIVERY_BACKOFF_BASE_MS, defaults.backoffBaseMs()),
+        field.policy("backoffMaxMs", DELIVERY_BACKOFF_MAX_MS, defaults.backoffMaxMs()),
+        field.policy("jitter", DELIVERY_JITTER, defaults.jitter()),
         field.rateLimit(),
         field.bool("ordered", false),
-        field.integer("queueSize", DELIVERY_QUEUE_SIZE, defaults.queueSize()),
-        field.integer("circuitFailures", DELIVERY_CIRCUIT_FAILURES, defaults.circuitFailures()),
-        field.integer("circuitResetMs", DELIVERY_CIRCUIT_RESET_MS, defaults.circuitResetMs()));
+        field.policy("queueSize", DELIVERY_QUEUE_SIZE, defaults.queueSize()),
+        field.policy("circuitFailures", DELIVERY_CIRCUIT_FAILURES, defaults.circuitFailures()),
+        field.policy("circuitResetMs", DELIVERY_CIRCUIT_RESET_MS, defaults.circuitResetMs()));
     if (policy.backoffMaxMs() < policy.backoffBaseMs()) {
       throw field.fail("backoffMaxMs", "must be at least backoffBaseMs (" + policy.backoffBaseMs() + ")",
           policy.backoffMaxMs());
@@ -273,19 +273,7 @@ final class DestinationsFile {
     }
 
     /** Checked as the {@code delivery.*} key of the same name is checked. */
-    int integer(String name, ConfigKey<Integer> key, int fallback) {
-      Object raw = json.getValue(name);
-      if (raw == null) {
-        return fallback;
-      }
-      try {
-        return key.convert(raw, file);
-      } catch (ConfigException e) {
-        throw fail(name, "must be " + key.checkDoc(), raw);
-      }
-    }
-
-    double decimal(String name, ConfigKey<Double> key, double fallback) {
+    <T> T policy(String name, ConfigKey<T> key, T fallback) {
       Object raw = json.getValue(name);
       if (raw == null) {
         return fallback;

@@ -13,7 +13,7 @@ final class Backoff {
   private Backoff() {
   }
 
-  /** @param retryAfterMs null when the destination gave no Retry-After */
+  /** Retry after {@code delayMs}, or a dead letter for {@code reason}. */
   record Decision(boolean deadLetter, long delayMs, String reason) {
   }
 

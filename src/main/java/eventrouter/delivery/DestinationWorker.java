@@ -8,6 +8,7 @@ import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Clock;
@@ -44,6 +45,8 @@ final class DestinationWorker {
   private static final int MAX_CLAIM = 500;
 
   private final Vertx vertx;
+  /** The delivery verticle's context: every state change of this worker runs on it. */
+  private final Context context;
   private final Destination destination;
   private final DeliveryPolicy policy;
   private final Sender sender;
@@ -69,9 +72,11 @@ final class DestinationWorker {
   private boolean polling;
   private boolean stopped;
 
+  /** Built on the delivery verticle's context, which it keeps. */
   DestinationWorker(Vertx vertx, Destination destination, Sender sender, DeliveryStore store, MeterRegistry registry,
       Clock clock, long retryPollMs) {
     this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
     this.destination = destination;
     this.policy = destination.config().policy();
     this.sender = sender;
@@ -86,8 +91,8 @@ final class DestinationWorker {
             .setNotificationAddress(null))
         // Only failures that say the destination is unwell open the circuit; a 400 says the event is at fault.
         .failurePolicy(future -> future.failed() && !(future.cause() instanceof PermanentDeliveryException))
-        .openHandler(v -> vertx.runOnContext(x -> spillReady()))
-        .halfOpenHandler(v -> vertx.runOnContext(x -> pollRetries()));
+        .openHandler(v -> context.runOnContext(x -> spillReady()))
+        .halfOpenHandler(v -> context.runOnContext(x -> pollRetries()));
     this.rateLimit = new TokenBucket(policy.rateLimitPerSecond(), System::nanoTime);
     this.metrics = new DeliveryMetrics(registry, destination.id(), () -> inFlightDeliveries, ready::size,
         this::circuitState);
@@ -372,7 +377,7 @@ final class DestinationWorker {
             startHead(d);
           }
           if (ar.result().size() == room && !stopped) {
-            vertx.runOnContext(v -> pollRetries()); // more are due: keep draining
+            context.runOnContext(v -> pollRetries()); // more are due: keep draining
           }
         });
   }

@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * neighbours' timeouts, retries and parking run beside the healthy deliveries.
  */
 class DeliveryIsolationTest {
-  private static final int WARM_UP = 100;
+  private static final int WARM_UP = 250;
   private static final int SAMPLES = 150;
   private final Vertx vertx = Vertx.vertx();
   @TempDir

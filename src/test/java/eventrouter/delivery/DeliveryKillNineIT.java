@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import eventrouter.testing.Await;
 import eventrouter.testing.RouterProcess;
-import eventrouter.testing.TestServices;
 import eventrouter.testing.WebhookSink;
 import eventrouter.testing.WebhookSink.Received;
 import eventrouter.testing.WebhookSink.Reply;
@@ -26,7 +25,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -70,7 +68,8 @@ class DeliveryKillNineIT {
   void everyAcknowledgedEventIsDeliveredAfterKillNine() throws Exception {
     sink = WebhookSink.start(vertx);
     AtomicBoolean failing = new AtomicBoolean(true);
-    // Before the kill: a third fails (parked for a retry), a third is slow (in flight), a third succeeds.
+    // Before the kill: a third fails (parked for a retry), a third is slow (in flight), a third succeeds. The circuit
+    // is kept closed (circuitFailures), so that the failing third does not stop the others.
     sink.behave("/hook", r -> {
       if (!failing.get()) {
         return Reply.ok();
@@ -81,26 +80,16 @@ class DeliveryKillNineIT {
     Path destinations = dataDir.resolve("destinations.json");
     Files.writeString(destinations, new JsonArray().add(new JsonObject().put("id", "hook").put("type", "webhook")
         .put("url", sink.url("/hook")).put("secret", "kill-nine-secret-0123456789").put("timeoutMs", 2000)
-        .put("maxInFlight", 4).put("backoffBaseMs", 200).put("backoffMaxMs", 1000).put("maxAttempts", 1000)
-        .put("retryDeadlineMs", 600_000)).encode());
+        .put("maxInFlight", 4).put("circuitFailures", 10_000).put("backoffBaseMs", 200).put("backoffMaxMs", 1000)
+        .put("maxAttempts", 1000).put("retryDeadlineMs", 600_000)).encode());
 
-    int httpPort = RouterProcess.freePort();
-    Map<String, String> env = new HashMap<>();
-    env.put("ROUTER_DATA_DIR", dataDir.resolve("router").toString());
-    env.put("ROUTER_HTTP_PORT", String.valueOf(httpPort));
-    env.put("ROUTER_WRITE_KEYS", WRITE_KEY);
-    env.put("ROUTER_DESTINATIONS", destinations.toString());
-    env.put("ROUTER_DELIVERY_RETRY_POLL_MS", "100");
-    env.put("ROUTER_PG_EMBEDDED_PORT", String.valueOf(RouterProcess.freePort()));
-    String pgUrl = TestServices.freshPostgresUrl(vertx);
-    if (pgUrl != null) {
-      env.put("ROUTER_PG_URL", pgUrl);
-      env.put("ROUTER_REDIS_URL", TestServices.redisUrl());
-    } else {
-      pgUrl = "postgresql://postgres@127.0.0.1:" + env.get("ROUTER_PG_EMBEDDED_PORT") + "/postgres";
-    }
+    RouterProcess.Setup setup = RouterProcess.setup(vertx, dataDir.resolve("router"), WRITE_KEY);
+    int httpPort = setup.httpPort();
+    String pgUrl = setup.postgresUrl();
+    setup.env().put("ROUTER_DESTINATIONS", destinations.toString());
+    setup.env().put("ROUTER_DELIVERY_RETRY_POLL_MS", "100");
     Files.createDirectories(dataDir.resolve("router"));
-    routers = new RouterProcess(vertx, dataDir.resolve("router"), env, httpPort);
+    routers = new RouterProcess(vertx, dataDir.resolve("router"), setup.env(), httpPort);
     Process first = routers.start();
 
     List<String> acknowledged = new ArrayList<>();

@@ -147,6 +147,20 @@ class DeliveryTest {
         + " FROM dead_letters WHERE destination = $1 AND message_id = $2", destination, messageId);
   }
 
+  /** Sends an event that the retry sink answers with a final {@code status}, and waits for its dead letter. */
+  private String deadLetter(String user, int status) {
+    String messageId = id();
+    sink.script(messageId, Reply.status(status));
+    send(track("Retry", user, messageId));
+    awaitDeadLetter("retry", messageId);
+    return messageId;
+  }
+
+  private HttpResponse<String> replay(JsonObject body) {
+    return router.post("/admin/dead-letters/replay", body.encode(), Map.of("Authorization",
+        "Bearer " + TestRouter.ADMIN_TOKEN, "Content-Type", "application/json"));
+  }
+
   private void awaitDeadLetter(String destination, String messageId) {
     router.awaitCount(1, "SELECT count(*) FROM dead_letters WHERE destination = $1 AND message_id = $2",
         destination, messageId);
@@ -223,10 +237,7 @@ class DeliveryTest {
   @Test
   @DisplayName("a 400 is final: one attempt, then a dead letter with the status and the error")
   void clientErrorIsADeadLetterAtOnce() {
-    String messageId = id();
-    sink.script(messageId, Reply.status(400));
-    send(track("Retry", "retry-user", messageId));
-    awaitDeadLetter("retry", messageId);
+    String messageId = deadLetter("retry-user", 400);
     Row dead = deadLetters("retry", messageId).get(0);
     assertEquals(1, dead.getInteger("attempts"));
     assertEquals(400, dead.getInteger("last_status"));
@@ -267,13 +278,8 @@ class DeliveryTest {
   @Test
   @DisplayName("the admin API lists dead letters with their messageId, replays them into a delivery, and discards them")
   void deadLetterApi() {
-    String replayed = id();
-    String discarded = id();
-    sink.script(replayed, Reply.status(422));
-    sink.script(discarded, Reply.status(410));
-    send(track("Retry", "api-user", replayed), track("Retry", "api-user", discarded));
-    awaitDeadLetter("retry", replayed);
-    awaitDeadLetter("retry", discarded);
+    String replayed = deadLetter("api-user", 422);
+    String discarded = deadLetter("api-user", 410);
 
     String token = "Bearer " + TestRouter.ADMIN_TOKEN;
     assertEquals(401, router.get("/admin/dead-letters?destination=retry", Map.of()).statusCode());
@@ -290,13 +296,11 @@ class DeliveryTest {
     assertEquals(1, entry.getInteger("attempts"));
     assertEquals(replayed, entry.getJsonObject("payload").getString("messageId"));
 
-    HttpResponse<String> refused = router.post("/admin/dead-letters/replay",
-        new JsonObject().put("destination", "retry").encode(), Map.of("Authorization", token,
-            "Content-Type", "application/json"));
+    HttpResponse<String> refused = replay(new JsonObject().put("destination", "retry"));
     assertEquals(400, refused.statusCode(), "a replay must say what: " + refused.body());
-    HttpResponse<String> replay = router.post("/admin/dead-letters/replay",
-        new JsonObject().put("destination", "retry").put("ids", new JsonArray().add(entry.getLong("id"))).encode(),
-        Map.of("Authorization", token, "Content-Type", "application/json"));
+    assertEquals(400, replay(new JsonObject().put("destination", "nowhere").put("all", true)).statusCode());
+    HttpResponse<String> replay = replay(new JsonObject().put("destination", "retry")
+        .put("ids", new JsonArray().add(entry.getLong("id"))));
     assertEquals(200, replay.statusCode(), replay.body());
     assertEquals(1, new JsonObject(replay.body()).getInteger("replayed"));
     await("the replayed dead letter is delivered", () -> withMessage(sink.deliveredOn("/retry"), replayed).size() == 1);
@@ -312,27 +316,17 @@ class DeliveryTest {
   @Test
   @DisplayName("replay by time range and of all dead letters of a destination")
   void replayByRangeAndAll() {
-    String first = id();
-    String second = id();
-    sink.script(first, Reply.status(404));
-    sink.script(second, Reply.status(404));
-    send(track("Retry", "range-user", first));
-    awaitDeadLetter("retry", first);
-    send(track("Retry", "range-user", second));
-    awaitDeadLetter("retry", second);
+    String first = deadLetter("range-user", 404);
+    String second = deadLetter("range-user", 404);
     String from = router.query("SELECT dead_at FROM dead_letters WHERE message_id = $1", second).get(0)
         .getOffsetDateTime(0).toString();
-    Map<String, String> headers = Map.of("Authorization", "Bearer " + TestRouter.ADMIN_TOKEN,
-        "Content-Type", "application/json");
-    HttpResponse<String> range = router.post("/admin/dead-letters/replay", new JsonObject().put("destination", "retry")
-        .put("from", from).encode(), headers);
+    HttpResponse<String> range = replay(new JsonObject().put("destination", "retry").put("from", from));
     assertEquals(200, range.statusCode(), range.body());
     assertTrue(new JsonObject(range.body()).getJsonArray("messageIds").contains(second), range.body());
     assertFalse(new JsonObject(range.body()).getJsonArray("messageIds").contains(first), range.body());
     await("the replayed range is delivered", () -> withMessage(sink.deliveredOn("/retry"), second).size() == 1);
 
-    HttpResponse<String> all = router.post("/admin/dead-letters/replay", new JsonObject().put("destination", "retry")
-        .put("all", true).encode(), headers);
+    HttpResponse<String> all = replay(new JsonObject().put("destination", "retry").put("all", true));
     assertEquals(200, all.statusCode(), all.body());
     assertTrue(new JsonObject(all.body()).getJsonArray("messageIds").contains(first), all.body());
     await("all replayed are delivered", () -> withMessage(sink.deliveredOn("/retry"), first).size() == 1);

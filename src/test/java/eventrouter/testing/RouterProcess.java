@@ -11,6 +11,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -83,6 +84,33 @@ public final class RouterProcess implements AutoCloseable {
       }
     }
     running.clear();
+  }
+
+  /**
+   * The environment of a router process with its own data dir, HTTP port and write key: in embedded mode with a fixed
+   * Postgres port (so the test can reach it after a restart), in external mode with a fresh database.
+   *
+   * @param env mutable, for the test to add to
+   * @param postgresUrl where the router's warehouse is, for assertions
+   */
+  public record Setup(Map<String, String> env, int httpPort, String postgresUrl) {
+  }
+
+  public static Setup setup(Vertx vertx, Path dataDir, String writeKey) {
+    int httpPort = freePort();
+    Map<String, String> env = new HashMap<>();
+    env.put("ROUTER_DATA_DIR", dataDir.toString());
+    env.put("ROUTER_HTTP_PORT", String.valueOf(httpPort));
+    env.put("ROUTER_WRITE_KEYS", writeKey);
+    env.put("ROUTER_PG_EMBEDDED_PORT", String.valueOf(freePort()));
+    String pgUrl = TestServices.freshPostgresUrl(vertx);
+    if (pgUrl != null) {
+      env.put("ROUTER_PG_URL", pgUrl);
+      env.put("ROUTER_REDIS_URL", TestServices.redisUrl());
+    } else {
+      pgUrl = "postgresql://postgres@127.0.0.1:" + env.get("ROUTER_PG_EMBEDDED_PORT") + "/postgres";
+    }
+    return new Setup(env, httpPort, pgUrl);
   }
 
   public static int freePort() {
