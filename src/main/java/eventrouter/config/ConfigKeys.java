@@ -120,7 +120,8 @@ public final class ConfigKeys {
       "ROUTER_DELIVERY_CIRCUIT_RESET_MS", 10_000, 10, 3_600_000,
       "default: how long an open circuit waits before it lets one trial request through");
   public static final ConfigKey<Integer> DELIVERY_RETRY_POLL_MS = ConfigKey.integer("delivery.retryPollMs",
-      "ROUTER_DELIVERY_RETRY_POLL_MS", 1_000, 10, 60_000, "how often each destination looks for parked deliveries that are due");
+      "ROUTER_DELIVERY_RETRY_POLL_MS", 1_000, 10, 60_000,
+      "how often each destination looks for parked deliveries that are due");
   public static final ConfigKey<Integer> DELIVERY_MAX_PENDING = ConfigKey.integer("delivery.maxPendingRecords",
       "ROUTER_DELIVERY_MAX_PENDING_RECORDS", 20_000, 1, 10_000_000,
       "log records read but not yet settled for every destination; above it, reading pauses");
@@ -131,7 +132,7 @@ public final class ConfigKeys {
       INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, RATE_LIMIT_EPS, RATE_LIMIT_BURST,
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,
       WAREHOUSE_RETRY_MAX_MS, DESTINATIONS, DELIVERY_GROUP, DELIVERY_TIMEOUT_MS, DELIVERY_MAX_IN_FLIGHT,
-      DELIVERY_MAX_ATTEMPTS, DELIVERY_RETRY_DEADLINE_MS, DELIVERY_BACKOFF_BASE_MS, DELIVERY_BACKOFF_MAX_MS, DELIVERY_JITTER,
-      DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURES, DELIVERY_CIRCUIT_RESET_MS, DELIVERY_RETRY_POLL_MS,
+      DELIVERY_MAX_ATTEMPTS, DELIVERY_RETRY_DEADLINE_MS, DELIVERY_BACKOFF_BASE_MS, DELIVERY_BACKOFF_MAX_MS,
+      DELIVERY_JITTER, DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURES, DELIVERY_CIRCUIT_RESET_MS, DELIVERY_RETRY_POLL_MS,
       DELIVERY_MAX_PENDING);
 }

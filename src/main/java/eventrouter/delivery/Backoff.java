@@ -31,7 +31,8 @@ final class Backoff {
   static Decision afterFailure(DeliveryPolicy policy, int attempts, Instant createdAt, Instant now, long retryAfterMs,
       double random) {
     if (attempts >= policy.maxAttempts()) {
-      return new Decision(true, 0, "gave up after " + attempts + " attempts (maxAttempts " + policy.maxAttempts() + ")");
+      return new Decision(true, 0, "gave up after " + attempts + " attempts (maxAttempts " + policy.maxAttempts()
+          + ")");
     }
     long delay = retryAfterMs >= 0 ? retryAfterMs : delayMs(policy, attempts, random);
     Instant deadline = createdAt.plusMillis(policy.retryDeadlineMs());

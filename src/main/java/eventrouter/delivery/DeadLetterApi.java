@@ -19,7 +19,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The dead-letter admin API, mounted under {@code /admin} (so behind the bearer token):
  * <ul>
- *   <li>{@code GET /admin/dead-letters?destination=ID[&after=ID][&limit=N]}: oldest first, each with its messageId;</li>
+ *   <li>{@code GET /admin/dead-letters?destination=ID[&after=ID][&limit=N]}: oldest first, each with its
+ *       messageId;</li>
  *   <li>{@code POST /admin/dead-letters/replay} with {@code {"destination":ID, "all":true | "ids":[...] |
  *       "messageIds":[...] | "from":ISO, "to":ISO}}: moves them back into the retry store, due now;</li>
  *   <li>{@code DELETE /admin/dead-letters/{id}}: discards one.</li>

@@ -32,8 +32,8 @@ import org.slf4j.LoggerFactory;
  * delivery verticle's event loop; nothing here blocks.
  *
  * <p>A delivery from the log is settled (its future completes) once it is delivered, parked in the retry store, or a
- * dead letter. It is parked at once, without an attempt, when the circuit is open or the queue is full, so a destination
- * that hangs costs memory and offsets only until its requests time out.
+ * dead letter. It is parked at once, without an attempt, when the circuit is open or the queue is full, so a
+ * destination that hangs costs memory and offsets only until its requests time out.
  *
  * <p>Ordered destinations keep a lane per user: only the lane's head is attempted, and a user with parked rows sends
  * newer events to the store behind them, so that a failing event holds back only that user's later events.
@@ -266,13 +266,7 @@ final class DestinationWorker {
         // already parked (a record read twice) or never parked (stopping): it does not add a row
         decrementParked(d.userKey);
       }
-      if (d.retryId != null) {
-        forgetRow(d, false);
-      } else if (ar.succeeded()) {
-        finish(d);
-      } else {
-        failSettle(d, ar.cause());
-      }
+      afterStore(d, ar, false);
     });
   }
 
@@ -283,24 +277,32 @@ final class DestinationWorker {
       if (ar.succeeded()) {
         metrics.deadLetter();
       }
-      if (d.retryId != null) {
-        forgetRow(d, true);
-      } else if (ar.succeeded()) {
-        finish(d);
-      } else {
-        failSettle(d, ar.cause());
-      }
+      afterStore(d, ar, true);
     });
   }
 
-  /** A delivery from the log is settled: its offset may go, and its lane moves on. */
-  private void finish(Delivery d) {
-    d.settled.tryComplete();
+  /**
+   * After parking or dead-lettering: a delivery from the log is settled (or, when the store failed because the
+   * worker is stopping, left unsettled so its offset is not committed); a retry row is released.
+   *
+   * @param rowGone whether a retry row left the store (a dead letter) rather than staying in it (parked again)
+   */
+  private void afterStore(Delivery d, AsyncResult<?> stored, boolean rowGone) {
+    if (d.retryId != null) {
+      forgetRow(d, rowGone);
+      return;
+    }
+    if (stored.succeeded()) {
+      d.settled.tryComplete();
+    } else {
+      d.settled.tryFail(stored.cause());
+    }
     advanceLane(d);
   }
 
-  private void failSettle(Delivery d, Throwable cause) {
-    d.settled.tryFail(cause);
+  /** A delivery from the log was delivered: its offset may go, and its lane moves on. */
+  private void finish(Delivery d) {
+    d.settled.tryComplete();
     advanceLane(d);
   }
 

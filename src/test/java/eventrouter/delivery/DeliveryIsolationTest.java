@@ -95,9 +95,9 @@ class DeliveryIsolationTest {
     assertTrue(meters.get("router.delivery.failures").tag("destination", "failing").tag("class", "retryable")
         .counter().count() >= 1);
     Await.until(vertx, Duration.ofSeconds(20), "the hanging destination's circuit opens and its events are parked",
-        () -> Future.succeededFuture(meters.get("router.delivery.circuit_state").tag("destination", "hanging")
-            .gauge().value() > 0 && router.query("SELECT count(*) FROM delivery_retries WHERE destination = 'hanging'")
-            .get(0).getLong(0) > 0));
+        () -> router.queryAsync("SELECT count(*) FROM delivery_retries WHERE destination = 'hanging'")
+            .map(rows -> meters.get("router.delivery.circuit_state").tag("destination", "hanging").gauge().value() > 0
+                && rows.get(0).getLong(0) > 0));
     assertEquals(0, sink.on("/healthy").stream().filter(r -> !r.delivered()).count());
   }
 

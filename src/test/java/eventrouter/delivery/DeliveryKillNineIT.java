@@ -132,8 +132,8 @@ class DeliveryKillNineIT {
       assertEquals(Set.of(id + ":hook"), keysByMessage.get(id), "every attempt of " + id + " carries one key");
     }
     long requests = sink.on("/hook").size();
-    System.out.println("delivery kill -9: " + acknowledged.size() + " events acknowledged, " + deliveredBeforeKill.size()
-        + " delivered before the kill, " + requests + " requests in all");
+    System.out.println("delivery kill -9: " + acknowledged.size() + " events acknowledged, "
+        + deliveredBeforeKill.size() + " delivered before the kill, " + requests + " requests in all");
   }
 
   private Set<String> delivered() {

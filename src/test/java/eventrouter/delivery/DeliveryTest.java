@@ -229,8 +229,9 @@ class DeliveryTest {
     assertEquals(500, attempts.get(0).answered());
     assertEquals(attempts.get(0).header("Idempotency-Key"), attempts.get(1).header("Idempotency-Key"));
     assertEquals("2", attempts.get(1).header("X-Router-Attempt"));
-    await("the parked retry row is gone", () -> router.query(
-        "SELECT count(*) FROM delivery_retries WHERE message_id = $1", messageId).get(0).getLong(0) == 0);
+    Await.until(vertx, WAIT, "the parked retry row is gone", () -> router.queryAsync(
+        "SELECT count(*) FROM delivery_retries WHERE message_id = $1", messageId)
+        .map(rows -> rows.get(0).getLong(0) == 0));
     assertTrue(deadLetters("retry", messageId).isEmpty());
   }
 

@@ -189,7 +189,8 @@ public final class TestRouter implements AutoCloseable {
     return Await.result(queryAsync(sql, params));
   }
 
-  private Future<List<Row>> queryAsync(String sql, Object... params) {
+  /** For conditions of {@link Await#until}, which run on an event loop and must not block it. */
+  public Future<List<Row>> queryAsync(String sql, Object... params) {
     return warehouse.preparedQuery(sql).execute(Tuple.from(params)).map(rows -> {
       List<Row> list = new ArrayList<>();
       rows.forEach(list::add);
