@@ -1,2 +1,2 @@
-/** The event bus: every address the verticles talk over ({@link eventrouter.bus.Addresses}). */
+/** Every event-bus address of the router, declared once with its payload, in {@link eventrouter.bus.Addresses}. */
 package eventrouter.bus;

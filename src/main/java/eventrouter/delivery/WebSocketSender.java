@@ -5,13 +5,15 @@ import eventrouter.config.DestinationConfig;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 
 /**
- * Pushes to the user's open WebSockets by publishing on {@link Addresses#WEBSOCKET_PUSH}; whichever ingest instance
- * holds a socket of that user writes the frame. A publish is delivered as far as delivery is concerned: with no open
- * socket the push is dropped for this channel only.
+ * Pushes to the user's open WebSockets by publishing on {@link Addresses#WEBSOCKET_PUSH}
+ * {@code {"ids": [userId, anonymousId], "frame": {"type": "message", "destination", "messageId", "stream",
+ * "payload"}}}; whichever ingest instance holds a socket of those ids writes the frame. A publish is delivered as far
+ * as delivery is concerned: with no open socket the push is dropped for this channel only.
  */
 final class WebSocketSender implements Sender {
   private final Vertx vertx;
@@ -25,13 +27,19 @@ final class WebSocketSender implements Sender {
   @Override
   public Future<Void> send(List<Delivery> batch) {
     for (Delivery d : batch) {
-      vertx.eventBus().publish(Addresses.WEBSOCKET_PUSH, new JsonObject()
-          .put("userId", d.userId)
-          .put("anonymousId", d.anonymousId)
-          .put("kind", d.stream == DestinationConfig.Stream.SIGNALS ? "signal" : "message")
+      JsonArray ids = new JsonArray();
+      if (d.userId != null) {
+        ids.add(d.userId);
+      }
+      if (d.anonymousId != null) {
+        ids.add(d.anonymousId);
+      }
+      vertx.eventBus().publish(Addresses.WEBSOCKET_PUSH, new JsonObject().put("ids", ids).put("frame", new JsonObject()
+          .put("type", "message")
           .put("destination", destination)
           .put("messageId", d.messageId)
-          .put("payload", Json.decodeValue(d.payload)));
+          .put("stream", d.stream.wireName())
+          .put("payload", Json.decodeValue(d.payload))));
     }
     return Future.succeededFuture();
   }

@@ -459,16 +459,19 @@ class DeliveryTest {
 
     await("the signal reached signals-only", () -> withMessage(sink.deliveredOn("/signals"), signalId).size() == 1);
     assertEquals(signal, withMessage(sink.on("/signals"), signalId).get(0).json());
-    await("both pushes were published", () -> pushes.stream().map(p -> p.getString("messageId"))
+    await("both pushes were published", () -> pushes.stream().map(p -> p.getJsonObject("frame").getString("messageId"))
         .collect(Collectors.toSet()).containsAll(List.of(signalId, pushed)));
-    JsonObject message = pushes.stream().filter(p -> pushed.equals(p.getString("messageId"))).findFirst().orElseThrow();
-    assertEquals("message", message.getString("kind"));
-    assertEquals("push-user", message.getString("userId"));
-    assertEquals("push", message.getString("destination"));
-    assertEquals("10%", message.getJsonObject("payload").getJsonObject("properties").getString("offer"));
-    JsonObject signalPush = pushes.stream().filter(p -> signalId.equals(p.getString("messageId"))).findFirst()
-        .orElseThrow();
-    assertEquals("signal", signalPush.getString("kind"));
-    assertEquals("signal-user", signalPush.getString("userId"));
+    JsonObject message = pushes.stream().filter(p -> pushed.equals(p.getJsonObject("frame").getString("messageId")))
+        .findFirst().orElseThrow();
+    assertEquals(new JsonArray().add("push-user"), message.getJsonArray("ids"));
+    JsonObject frame = message.getJsonObject("frame");
+    assertEquals("message", frame.getString("type"));
+    assertEquals("push", frame.getString("destination"));
+    assertEquals("events", frame.getString("stream"));
+    assertEquals("10%", frame.getJsonObject("payload").getJsonObject("properties").getString("offer"));
+    JsonObject signalPush = pushes.stream()
+        .filter(p -> signalId.equals(p.getJsonObject("frame").getString("messageId"))).findFirst().orElseThrow();
+    assertEquals(new JsonArray().add("signal-user").add("signal-anon"), signalPush.getJsonArray("ids"));
+    assertEquals("signals", signalPush.getJsonObject("frame").getString("stream"));
   }
 }
