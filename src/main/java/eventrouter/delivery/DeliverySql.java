@@ -64,6 +64,31 @@ final class DeliverySql {
         last_attempt_at = EXCLUDED.last_attempt_at, payload = EXCLUDED.payload, dead_at = now()
       """;
 
+  /**
+   * While a destination's circuit is open nothing of it is attempted, so its rows past the retry deadline
+   * ({@code $2} ms after the router took them) are moved to dead letters here. Returns their users.
+   */
+  static final String EXPIRE = """
+      WITH expired AS (
+        DELETE FROM delivery_retries
+        WHERE destination = $1 AND created_at < now() - $2::bigint * interval '1 millisecond'
+          AND (claimed_until IS NULL OR claimed_until < now())
+        RETURNING *
+      )
+      INSERT INTO dead_letters (destination, message_id, stream, user_key, user_id, anonymous_id, payload, received_at,
+                                created_at, attempts, last_status, last_error, first_attempt_at, last_attempt_at)
+      SELECT destination, message_id, stream, user_key, user_id, anonymous_id, payload, received_at, created_at,
+             attempts, last_status,
+             coalesce(last_error || '; ', '') || 'the retry deadline of ' || $2::bigint || ' ms passed while the'
+               || ' circuit was open',
+             first_attempt_at, last_attempt_at
+      FROM expired
+      ON CONFLICT (destination, message_id) DO UPDATE SET
+        attempts = EXCLUDED.attempts, last_status = EXCLUDED.last_status, last_error = EXCLUDED.last_error,
+        last_attempt_at = EXCLUDED.last_attempt_at, payload = EXCLUDED.payload, dead_at = now()
+      RETURNING user_key
+      """;
+
   /** Dead letters, optionally of one destination ({@code $1}), after id {@code $2}, oldest first. */
   static final String LIST_DEAD_LETTERS = """
       SELECT id, destination, message_id, stream, user_id, anonymous_id, payload::text AS payload, received_at,

@@ -71,6 +71,17 @@ final class DeliveryStore {
         });
   }
 
+  /** Moves the destination's rows past the deadline to dead letters; returns their users (null for none). */
+  Future<List<String>> expire(String destination, long deadlineMs) {
+    return pool.preparedQuery(DeliverySql.EXPIRE).execute(Tuple.of(destination, deadlineMs)).map(rows -> {
+      List<String> users = new ArrayList<>();
+      for (Row row : rows) {
+        users.add(row.getString(0));
+      }
+      return users;
+    });
+  }
+
   /** For an ordered destination: the rows parked per user, loaded at start-up. */
   Future<Map<String, Integer>> parkedUsers(String destination) {
     return pool.preparedQuery(DeliverySql.PARKED_USERS).execute(Tuple.of(destination)).map(rows -> {

@@ -158,8 +158,7 @@ final class DestinationWorker {
     if (policy.ordered() && d.retryId == null && parkedPerUser.getOrDefault(d.userKey, 0) > 0) {
       park(d, 0, "waits behind an earlier event of user " + d.userKey);
     } else if (breaker.state() == CircuitBreakerState.OPEN) {
-      metrics.failure("circuit_open");
-      park(d, policy.circuitResetMs(), "circuit open");
+      parkWhileOpen(d);
     } else if (ready.size() >= policy.queueSize()) {
       park(d, 0, "queue full (" + policy.queueSize() + ")");
     } else {
@@ -231,8 +230,7 @@ final class DestinationWorker {
     }
     Throwable error = result.cause();
     if (error instanceof OpenCircuitException) {
-      metrics.failure("circuit_open");
-      park(d, policy.circuitResetMs(), "circuit open");
+      parkWhileOpen(d);
     } else if (error instanceof PermanentDeliveryException permanent) {
       d.recordFailure(permanent.status(), permanent.getMessage());
       metrics.failure("permanent");
@@ -338,8 +336,17 @@ final class DestinationWorker {
   private void spillReady() {
     List<Delivery> waiting = new ArrayList<>(ready);
     ready.clear();
-    for (Delivery d : waiting) {
-      metrics.failure("circuit_open");
+    waiting.forEach(this::parkWhileOpen);
+  }
+
+  /** The circuit is open: park without an attempt until it may close, unless the retry deadline has passed. */
+  private void parkWhileOpen(Delivery d) {
+    metrics.failure("circuit_open");
+    if (clock.instant().isAfter(d.createdAt.plusMillis(policy.retryDeadlineMs()))) {
+      d.recordFailure(d.lastStatus, (d.lastError == null ? "" : d.lastError + "; ") + "the retry deadline of "
+          + policy.retryDeadlineMs() + " ms passed while the circuit was open");
+      deadLetter(d);
+    } else {
       park(d, policy.circuitResetMs(), "circuit open");
     }
   }
@@ -350,6 +357,10 @@ final class DestinationWorker {
       return;
     }
     CircuitBreakerState state = breaker.state();
+    if (state == CircuitBreakerState.OPEN) {
+      expireWhileOpen();
+      return;
+    }
     int room = state == CircuitBreakerState.OPEN ? 0
         : state == CircuitBreakerState.HALF_OPEN ? 1
         : Math.min(MAX_CLAIM, policy.queueSize() - ready.size() - inFlightDeliveries);
@@ -382,6 +393,28 @@ final class DestinationWorker {
             context.runOnContext(v -> pollRetries()); // more are due: keep draining
           }
         });
+  }
+
+  /** Nothing is attempted while the circuit is open, so parked rows past the deadline become dead letters here. */
+  private void expireWhileOpen() {
+    polling = true;
+    store.expire(id(), policy.retryDeadlineMs()).onComplete(ar -> {
+      polling = false;
+      if (ar.failed()) {
+        LOG.warn("could not expire the retry store of {}: {}", id(), ar.cause().getMessage());
+        return;
+      }
+      for (String user : ar.result()) {
+        metrics.deadLetter();
+        if (policy.ordered() && user != null) {
+          decrementParked(user);
+        }
+      }
+      if (!ar.result().isEmpty()) {
+        LOG.warn("{} deliveries to {} are dead letters: the retry deadline passed while the circuit was open",
+            ar.result().size(), id());
+      }
+    });
   }
 
   /** A store operation retried with backoff until it succeeds: what it records must not be lost. */

@@ -85,6 +85,9 @@ class DeliveryTest {
         .add(webhook("deadline", "/deadline", "event.event == 'Deadline'")
             .put("backoffBaseMs", 300).put("backoffMaxMs", 300).put("jitter", 0).put("maxAttempts", 1000)
             .put("retryDeadlineMs", 1500))
+        .add(webhook("circuit", "/circuit", "event.event == 'Circuit'")
+            .put("circuitFailures", 1).put("circuitResetMs", 60_000).put("retryDeadlineMs", 1500)
+            .put("backoffBaseMs", 100))
         .add(webhook("ordered", "/ordered", "event.event == 'Ordered'").put("ordered", true)
             .put("backoffBaseMs", 100).put("backoffMaxMs", 200).put("maxAttempts", 20))
         .add(webhook("batched", "/batched", "event.event == 'Batched'")
@@ -274,6 +277,27 @@ class DeliveryTest {
     assertEquals(503, dead.getInteger("last_status"));
     assertTrue(dead.getString("last_error").contains("retry deadline of 1500 ms"), dead.getString("last_error"));
     assertTrue(dead.getOffsetDateTime("last_attempt_at").isAfter(dead.getOffsetDateTime("first_attempt_at")));
+  }
+
+  @Test
+  @DisplayName("while the circuit is open nothing is attempted, and parked events still die at the retry deadline")
+  void openCircuitStillHonoursTheDeadline() {
+    sink.behave("/circuit", r -> Reply.status(503));
+    String first = id();
+    send(track("Circuit", "circuit-user", first));
+    await("the first attempt failed", () -> withMessage(sink.on("/circuit"), first).size() == 1);
+    Await.until(vertx, WAIT, "the circuit is open", () -> Future.succeededFuture(router.router().meterRegistry()
+        .get("router.delivery.circuit_state").tag("destination", "circuit").gauge().value() == 2));
+    String second = id();
+    String third = id();
+    send(track("Circuit", "circuit-user", second), track("Circuit", "circuit-user-2", third));
+    for (String messageId : List.of(first, second, third)) {
+      awaitDeadLetter("circuit", messageId);
+    }
+    assertEquals(1, sink.on("/circuit").size(), "an open circuit lets no request through");
+    Row dead = deadLetters("circuit", third).get(0);
+    assertEquals(0, dead.getInteger("attempts"));
+    assertTrue(dead.getString("last_error").contains("passed while the circuit was open"), dead.getString("last_error"));
   }
 
   @Test
