@@ -30,14 +30,16 @@ import org.junit.jupiter.api.io.TempDir;
  * Isolation, measured: a healthy destination's latency (POST sent → request at the receiver) with healthy neighbours,
  * then with one neighbour that hangs and one that fails every request, in the same run on the same router.
  *
- * <p>The bound: the healthy p99 with bad neighbours stays within {@code max(3 × baseline p99, baseline p99 + 50 ms)}.
- * Head-of-line blocking would show as the neighbour's 1 s timeout (or the 2 s of the circuit's reset) in the healthy
- * destination's latency, far above that bound; the slack covers what two shared, noisy cores add when the bad
- * neighbours' timeouts, retries and parking run beside the healthy deliveries.
+ * <p>The bounds: with bad neighbours the healthy p99 stays within {@code max(3 × baseline p99, baseline p99 + 100 ms)}
+ * and the healthy median within {@code max(2 × baseline median, baseline median + 20 ms)}. Head-of-line blocking
+ * would put the hanging neighbour's 2 s timeout (or its circuit's 2 s reset) into the healthy latencies, an order of
+ * magnitude above those bounds. The slack is for the tail noise of two cores shared with other builds: across runs
+ * here the baseline p99 ranged from about 40 to 300 ms while the median stayed under 30 ms, so a tighter p99 bound
+ * would fail on noise alone. 300 samples per phase put the p99 at the third-worst sample, not a single outlier.
  */
 class DeliveryIsolationTest {
   private static final int WARM_UP = 250;
-  private static final int SAMPLES = 150;
+  private static final int SAMPLES = 300;
   private final Vertx vertx = Vertx.vertx();
   @TempDir
   Path dataDir;
@@ -64,7 +66,7 @@ class DeliveryIsolationTest {
     sink = WebhookSink.start(vertx);
     JsonArray destinations = new JsonArray()
         .add(webhook("healthy", "/healthy"))
-        .add(webhook("hanging", "/hanging").put("timeoutMs", 1000).put("maxInFlight", 4).put("circuitFailures", 5)
+        .add(webhook("hanging", "/hanging").put("timeoutMs", 2000).put("maxInFlight", 4).put("circuitFailures", 5)
             .put("circuitResetMs", 2000))
         .add(webhook("failing", "/failing").put("backoffBaseMs", 100).put("backoffMaxMs", 400));
     Path file = dataDir.resolve("destinations.json");
@@ -79,14 +81,18 @@ class DeliveryIsolationTest {
     sink.behave("/failing", r -> Reply.status(500));
     long[] withBadNeighbours = measure(SAMPLES);
 
+    double baseP50 = percentile(baseline, 0.5);
     double baseP99 = percentile(baseline, 0.99);
+    double badP50 = percentile(withBadNeighbours, 0.5);
     double badP99 = percentile(withBadNeighbours, 0.99);
     String report = String.format("isolation: healthy latency baseline p50 %.1f ms p99 %.1f ms; with a hanging and a"
-        + " failing neighbour p50 %.1f ms p99 %.1f ms; p99 ratio %.2f", percentile(baseline, 0.5), baseP99,
-        percentile(withBadNeighbours, 0.5), badP99, badP99 / baseP99);
+        + " failing neighbour p50 %.1f ms p99 %.1f ms; ratios p50 %.2f p99 %.2f", baseP50, baseP99, badP50, badP99,
+        badP50 / baseP50, badP99 / baseP99);
     System.out.println(report);
-    double bound = Math.max(3 * baseP99, baseP99 + 50);
-    assertTrue(badP99 <= bound, report + " (bound " + bound + " ms)");
+    double p99Bound = Math.max(3 * baseP99, baseP99 + 100);
+    double p50Bound = Math.max(2 * baseP50, baseP50 + 20);
+    assertTrue(badP99 <= p99Bound, report + " (p99 bound " + p99Bound + " ms)");
+    assertTrue(badP50 <= p50Bound, report + " (p50 bound " + p50Bound + " ms)");
 
     // The bad neighbours really were bad, and their events were parked durably rather than held.
     MeterRegistry meters = router.router().meterRegistry();
