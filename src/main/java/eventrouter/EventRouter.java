@@ -5,6 +5,9 @@ import eventrouter.admin.HealthProbes;
 import eventrouter.config.RouterConfig;
 import eventrouter.config.RouterConfig.SourceConfig;
 import eventrouter.config.Secrets;
+import eventrouter.delivery.DeadLetterApi;
+import eventrouter.delivery.DeliveryVerticle;
+import eventrouter.delivery.Destination;
 import eventrouter.embedded.EmbeddedKafka;
 import eventrouter.embedded.EmbeddedPostgres;
 import eventrouter.embedded.EmbeddedRedis;
@@ -22,6 +25,9 @@ import eventrouter.warehouse.WarehouseVerticle;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.redis.client.Command;
@@ -57,8 +63,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A running router: the embedded services it started, the Vert.x instance and the deployed verticles. Start-up runs
  * on the calling thread (never an event loop) and blocks until the router can take traffic; it deploys in dependency
- * order: rules, services, log topics, schema, warehouse writer, real-time path, then ingest, which is the last thing
- * to open a port.
+ * order: rules and destinations, services, log topics, schema, warehouse writer, real-time path, delivery, then
+ * ingest, which is the last thing to open a port.
  */
 public final class EventRouter implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EventRouter.class);
@@ -68,16 +74,20 @@ public final class EventRouter implements AutoCloseable {
   private final RouterConfig config;
   private final Clock clock;
   private final RuleBook rules;
+  private final List<Destination> destinations;
+  /** The router's one meter registry; the operations issue exports it. */
+  private final PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Deque<AutoCloseable> closeInReverse = new ArrayDeque<>();
   private String kafkaBootstrap;
   private String redisUrl;
   private String postgresUrl;
   private Vertx vertx;
 
-  private EventRouter(RouterConfig config, Clock clock, RuleBook rules) {
+  private EventRouter(RouterConfig config, Clock clock, RuleBook rules, List<Destination> destinations) {
     this.config = config;
     this.clock = clock;
     this.rules = rules;
+    this.destinations = destinations;
   }
 
   public static EventRouter start(RouterConfig unresolved) {
@@ -92,6 +102,8 @@ public final class EventRouter implements AutoCloseable {
   public static EventRouter start(RouterConfig unresolved, Clock clock) {
     // A broken rule fails start-up before anything else is started.
     RuleBook rules = new RuleBook(Path.of(unresolved.realtime().rulesFile()));
+    // Destinations' CEL compiles too: a broken expression fails start-up before anything is started.
+    List<Destination> destinations = Destination.compileAll(unresolved.delivery().destinations());
     Secrets.Resolved resolved;
     try {
       Files.createDirectories(unresolved.dataDir());
@@ -103,7 +115,7 @@ public final class EventRouter implements AutoCloseable {
     if (config.http().port() == 0) {
       config = config.withHttpPort(freePort());
     }
-    EventRouter router = new EventRouter(config, clock, rules);
+    EventRouter router = new EventRouter(config, clock, rules, destinations);
     try {
       router.startAll();
     } catch (RuntimeException e) {
@@ -134,6 +146,15 @@ public final class EventRouter implements AutoCloseable {
     return postgresUrl;
   }
 
+  /** The router's Vert.x, whose event bus carries {@link eventrouter.bus.Addresses}. */
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public MeterRegistry meterRegistry() {
+    return meterRegistry;
+  }
+
   private void startAll() {
     startEmbeddedServices();
     vertx = Vertx.vertx();
@@ -151,7 +172,7 @@ public final class EventRouter implements AutoCloseable {
     }
 
     PgConnectOptions pgOptions = PgConnectOptions.fromUri(postgresUrl);
-    Pool adminPool = PgBuilder.pool().with(new PoolOptions().setMaxSize(1)).connectingTo(pgOptions).using(vertx)
+    Pool adminPool = PgBuilder.pool().with(new PoolOptions().setMaxSize(2)).connectingTo(pgOptions).using(vertx)
         .build();
     closeInReverse.push(() -> adminPool.close());
     await(Migrations.apply(adminPool), "Postgres at " + redact(postgresUrl) + ": applying migrations");
@@ -177,10 +198,15 @@ public final class EventRouter implements AutoCloseable {
         config.kafka().topic(), redisOptions, rules, signalLog, clock, realtimeHealth),
         new DeploymentOptions().setInstances(config.realtime().instances())), "deploying the real-time path"));
 
+    deployments.add(await(vertx.deployVerticle(new DeliveryVerticle(config.delivery(), destinations, kafkaBootstrap,
+        config.kafka(), pgOptions, config.postgres().poolSize(), meterRegistry, clock)),
+        "starting delivery to " + destinations.size() + " destinations"));
+
     StreamStats streamStats = new StreamStats();
     AdminApi adminApi = new AdminApi(config.adminToken(),
         HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments, realtimeHealth), config.sources(),
-        users, rules, streamStats);
+        users, rules, streamStats,
+        new DeadLetterApi(adminPool, destinations.stream().map(Destination::id).collect(Collectors.toSet())));
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
     RateLimiter rateLimiter = new RateLimiter(System::nanoTime);
@@ -296,6 +322,9 @@ public final class EventRouter implements AutoCloseable {
     out.append("  Postgres     ").append(describe(postgresUrl, config.postgres().url(), "postgres")).append('\n');
     out.append("  rules        ").append(rules.current().rules().size()).append(" from ").append(rules.file())
         .append('\n');
+    out.append("  Delivery     ").append(destinations.stream().filter(d -> d.config().enabled()).count())
+        .append(" of ").append(destinations.size()).append(" destinations enabled   (")
+        .append(config.delivery().destinationsFile()).append(")\n");
     System.out.println(out);
     System.out.flush();
   }

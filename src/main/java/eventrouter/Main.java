@@ -33,6 +33,10 @@ public final class Main {
     EventRouter router;
     try {
       router = EventRouter.start(config);
+    } catch (ConfigException e) {
+      System.err.println("config error: " + e.getMessage());
+      System.exit(2);
+      return;
     } catch (RuntimeException e) {
       System.err.println("start-up failed: " + e.getMessage());
       System.exit(1);

@@ -1,6 +1,7 @@
 package eventrouter.admin;
 
 import eventrouter.config.RouterConfig.SourceConfig;
+import eventrouter.delivery.DeadLetterApi;
 import eventrouter.ingest.StreamStats;
 import eventrouter.realtime.UserLookup;
 import eventrouter.rules.RuleBook;
@@ -28,15 +29,17 @@ public final class AdminApi {
   private final UserLookup users;
   private final RuleBook rules;
   private final StreamStats streams;
+  private final DeadLetterApi deadLetters;
 
   public AdminApi(String adminToken, HealthChecks healthChecks, List<SourceConfig> sources, UserLookup users,
-      RuleBook rules, StreamStats streams) {
+      RuleBook rules, StreamStats streams, DeadLetterApi deadLetters) {
     this.adminToken = adminToken.getBytes(StandardCharsets.UTF_8);
     this.healthChecks = healthChecks;
     this.sources = sources;
     this.users = users;
     this.rules = rules;
     this.streams = streams;
+    this.deadLetters = deadLetters;
   }
 
   public void mount(Router router) {
@@ -47,6 +50,7 @@ public final class AdminApi {
     router.get("/admin/rules").handler(this::listRules);
     router.post("/admin/rules/reload").handler(this::reloadRules);
     router.get("/admin/streams").handler(ctx -> respond(ctx, 200, streams.toJson()));
+    deadLetters.mount(router);
   }
 
   /**

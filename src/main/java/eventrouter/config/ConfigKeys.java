@@ -125,6 +125,42 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> WAREHOUSE_RETRY_MAX_MS = ConfigKey.integer("warehouse.retryMaxMs",
       "ROUTER_WAREHOUSE_RETRY_MAX_MS", 10_000, 1, 600_000, "longest retry delay when Postgres fails");
 
+  public static final ConfigKey<String> DESTINATIONS = ConfigKey.string("delivery.destinations", "ROUTER_DESTINATIONS",
+      "conf/destinations.json", "JSON file holding the array of destinations (a missing default file means none)");
+  public static final ConfigKey<String> DELIVERY_GROUP = ConfigKey.string("delivery.groupId",
+      "ROUTER_DELIVERY_GROUP_ID", "router-delivery", "Kafka consumer group that feeds delivery (events and signals)");
+  public static final ConfigKey<Integer> DELIVERY_TIMEOUT_MS = ConfigKey.integer("delivery.timeoutMs",
+      "ROUTER_DELIVERY_TIMEOUT_MS", 10_000, 10, 300_000, "default: longest wait for one delivery request");
+  public static final ConfigKey<Integer> DELIVERY_MAX_IN_FLIGHT = ConfigKey.integer("delivery.maxInFlight",
+      "ROUTER_DELIVERY_MAX_IN_FLIGHT", 16, 1, 10_000, "default: concurrent requests per destination");
+  public static final ConfigKey<Integer> DELIVERY_MAX_ATTEMPTS = ConfigKey.integer("delivery.maxAttempts",
+      "ROUTER_DELIVERY_MAX_ATTEMPTS", 10, 1, 1_000, "default: attempts before a delivery becomes a dead letter");
+  public static final ConfigKey<Integer> DELIVERY_RETRY_DEADLINE_MS = ConfigKey.integer("delivery.retryDeadlineMs",
+      "ROUTER_DELIVERY_RETRY_DEADLINE_MS", 3 * 3_600_000, 1, Integer.MAX_VALUE,
+      "default: a delivery not done this long after the router took it becomes a dead letter");
+  public static final ConfigKey<Integer> DELIVERY_BACKOFF_BASE_MS = ConfigKey.integer("delivery.backoffBaseMs",
+      "ROUTER_DELIVERY_BACKOFF_BASE_MS", 1_000, 1, 3_600_000, "default: first retry delay");
+  public static final ConfigKey<Integer> DELIVERY_BACKOFF_MAX_MS = ConfigKey.integer("delivery.backoffMaxMs",
+      "ROUTER_DELIVERY_BACKOFF_MAX_MS", 300_000, 1, 86_400_000, "default: longest retry delay");
+  public static final ConfigKey<Double> DELIVERY_JITTER = new ConfigKey<>("delivery.jitter", "ROUTER_DELIVERY_JITTER",
+      Double.class, 0.2, v -> v >= 0 && v <= 1, "a number from 0 to 1",
+      "default: share of each retry delay taken off at random, so retries do not come in step");
+  public static final ConfigKey<Integer> DELIVERY_QUEUE_SIZE = ConfigKey.integer("delivery.queueSize",
+      "ROUTER_DELIVERY_QUEUE_SIZE", 1_000, 1, 1_000_000,
+      "default: deliveries a destination holds in memory; beyond that they are parked in Postgres");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_FAILURES = ConfigKey.integer("delivery.circuitFailures",
+      "ROUTER_DELIVERY_CIRCUIT_FAILURES", 5, 1, 10_000,
+      "default: retryable failures within 10 s that open a destination's circuit breaker");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_RESET_MS = ConfigKey.integer("delivery.circuitResetMs",
+      "ROUTER_DELIVERY_CIRCUIT_RESET_MS", 10_000, 10, 3_600_000,
+      "default: how long an open circuit waits before it lets one trial request through");
+  public static final ConfigKey<Integer> DELIVERY_RETRY_POLL_MS = ConfigKey.integer("delivery.retryPollMs",
+      "ROUTER_DELIVERY_RETRY_POLL_MS", 1_000, 10, 60_000,
+      "how often each destination looks for parked deliveries that are due");
+  public static final ConfigKey<Integer> DELIVERY_MAX_PENDING = ConfigKey.integer("delivery.maxPendingRecords",
+      "ROUTER_DELIVERY_MAX_PENDING_RECORDS", 20_000, 1, 10_000_000,
+      "log records read but not yet settled for every destination; above it, reading pauses");
+
   public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS,
       KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS, KAFKA_LINGER_MS,
       KAFKA_COMPRESSION, KAFKA_EMBEDDED_PORT, REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
@@ -133,5 +169,8 @@ public final class ConfigKeys {
       RULES_FILE, REALTIME_INSTANCES, REALTIME_GROUP, SESSION_TIMEOUT_MS, DEDUP_WINDOW_MS, STATE_TTL_MS,
       REALTIME_MAX_IN_FLIGHT, TIMER_POLL_MS, REDIS_PREFIX,
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,
-      WAREHOUSE_RETRY_MAX_MS);
+      WAREHOUSE_RETRY_MAX_MS, DESTINATIONS, DELIVERY_GROUP, DELIVERY_TIMEOUT_MS, DELIVERY_MAX_IN_FLIGHT,
+      DELIVERY_MAX_ATTEMPTS, DELIVERY_RETRY_DEADLINE_MS, DELIVERY_BACKOFF_BASE_MS, DELIVERY_BACKOFF_MAX_MS,
+      DELIVERY_JITTER, DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURES, DELIVERY_CIRCUIT_RESET_MS, DELIVERY_RETRY_POLL_MS,
+      DELIVERY_MAX_PENDING);
 }

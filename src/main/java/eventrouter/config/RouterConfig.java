@@ -29,7 +29,8 @@ public record RouterConfig(
     PostgresConfig postgres,
     IngestConfig ingest,
     RealtimeConfig realtime,
-    WarehouseConfig warehouse) {
+    WarehouseConfig warehouse,
+    DeliveryConfig delivery) {
 
   public record HttpConfig(String host, int port) {
   }
@@ -85,6 +86,17 @@ public record RouterConfig(
       int retryMaxMs) {
   }
 
+  /**
+   * Delivery: the consumer that feeds it, the global policy defaults and the destinations.
+   *
+   * @param destinationsFile where the destinations were read from
+   * @param retryPollMs how often each destination looks for parked deliveries that are due
+   * @param maxPendingRecords log records read but not yet settled, above which reading pauses
+   */
+  public record DeliveryConfig(String destinationsFile, String groupId, int retryPollMs, int maxPendingRecords,
+      DestinationConfig.DeliveryPolicy defaults, List<DestinationConfig> destinations) {
+  }
+
   /** Reads and checks every key; the first problem fails with the key's name. */
   public static RouterConfig from(Settings settings) {
     RateLimit defaultLimit = new RateLimit(settings.get(RATE_LIMIT_EPS), settings.get(RATE_LIMIT_BURST));
@@ -127,17 +139,35 @@ public record RouterConfig(
         new RealtimeConfig(settings.get(RULES_FILE), settings.get(REALTIME_INSTANCES), settings.get(REALTIME_GROUP),
             settings.get(SESSION_TIMEOUT_MS), settings.get(DEDUP_WINDOW_MS), settings.get(STATE_TTL_MS),
             settings.get(REALTIME_MAX_IN_FLIGHT), settings.get(TIMER_POLL_MS), settings.get(REDIS_PREFIX)),
-        warehouse);
+        warehouse,
+        readDelivery(settings));
+  }
+
+  private static DeliveryConfig readDelivery(Settings settings) {
+    DestinationConfig.DeliveryPolicy defaults = new DestinationConfig.DeliveryPolicy(settings.get(DELIVERY_TIMEOUT_MS),
+        settings.get(DELIVERY_MAX_IN_FLIGHT), settings.get(DELIVERY_MAX_ATTEMPTS),
+        settings.get(DELIVERY_RETRY_DEADLINE_MS), settings.get(DELIVERY_BACKOFF_BASE_MS),
+        settings.get(DELIVERY_BACKOFF_MAX_MS), settings.get(DELIVERY_JITTER), 0, false,
+        settings.get(DELIVERY_QUEUE_SIZE), settings.get(DELIVERY_CIRCUIT_FAILURES),
+        settings.get(DELIVERY_CIRCUIT_RESET_MS));
+    if (defaults.backoffMaxMs() < defaults.backoffBaseMs()) {
+      throw new ConfigException(DELIVERY_BACKOFF_MAX_MS.path() + " (" + defaults.backoffMaxMs()
+          + ") must be at least " + DELIVERY_BACKOFF_BASE_MS.path() + " (" + defaults.backoffBaseMs() + ")");
+    }
+    String file = settings.get(DESTINATIONS);
+    List<DestinationConfig> destinations = DestinationsFile.read(Path.of(file), settings.isSet(DESTINATIONS), defaults);
+    return new DeliveryConfig(file, settings.get(DELIVERY_GROUP), settings.get(DELIVERY_RETRY_POLL_MS),
+        settings.get(DELIVERY_MAX_PENDING), defaults, destinations);
   }
 
   public RouterConfig withSecrets(String adminToken, List<SourceConfig> sources) {
     return new RouterConfig(http, dataDir, adminToken, List.copyOf(sources), defaultRateLimit, kafka, redis, postgres,
-        ingest, realtime, warehouse);
+        ingest, realtime, warehouse, delivery);
   }
 
   public RouterConfig withHttpPort(int port) {
     return new RouterConfig(new HttpConfig(http.host(), port), dataDir, adminToken, sources, defaultRateLimit, kafka,
-        redis, postgres, ingest, realtime, warehouse);
+        redis, postgres, ingest, realtime, warehouse, delivery);
   }
 
   /** The source for a write key given by ROUTER_WRITE_KEYS: its id derives from the key without revealing it. */

@@ -54,6 +54,12 @@ public final class Settings {
     return key.defaultValue();
   }
 
+  /** Whether the environment or the file sets the key, rather than its default applying. */
+  public boolean isSet(ConfigKey<?> key) {
+    String fromEnv = env.get(key.env());
+    return (fromEnv != null && !fromEnv.isBlank()) || lookup(key.path()) != null;
+  }
+
   /** The raw JSON under a section that is not a scalar key, such as {@code sources}. */
   public Object section(String name) {
     return file.getValue(name);

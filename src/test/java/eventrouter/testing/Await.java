@@ -1,6 +1,7 @@
 package eventrouter.testing;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
@@ -18,18 +19,22 @@ public final class Await {
   /** Blocks the test thread until the condition holds, failing with {@code what} after the deadline. */
   public static void until(Vertx vertx, Duration deadline, String what, Supplier<Future<Boolean>> condition) {
     long giveUpAt = System.nanoTime() + deadline.toNanos();
-    result(check(vertx, giveUpAt, what, condition), deadline.plusSeconds(10));
+    Promise<Void> done = Promise.promise();
+    check(vertx, giveUpAt, what, condition, done);
+    result(done.future(), deadline.plusSeconds(10));
   }
 
-  private static Future<Void> check(Vertx vertx, long giveUpAt, String what, Supplier<Future<Boolean>> condition) {
-    return condition.get().otherwise(false).compose(holds -> {
-      if (holds) {
-        return Future.succeededFuture();
+  /** Each check schedules the next, completing one promise: no future chain grows with the wait. */
+  private static void check(Vertx vertx, long giveUpAt, String what, Supplier<Future<Boolean>> condition,
+      Promise<Void> done) {
+    condition.get().otherwise(false).onComplete(ar -> {
+      if (Boolean.TRUE.equals(ar.result())) {
+        done.tryComplete();
+      } else if (System.nanoTime() > giveUpAt) {
+        done.tryFail(new AssertionError("timed out waiting until " + what));
+      } else {
+        vertx.setTimer(RECHECK_MS, t -> check(vertx, giveUpAt, what, condition, done));
       }
-      if (System.nanoTime() > giveUpAt) {
-        return Future.failedFuture(new AssertionError("timed out waiting until " + what));
-      }
-      return vertx.timer(RECHECK_MS).compose(t -> check(vertx, giveUpAt, what, condition));
     });
   }
 

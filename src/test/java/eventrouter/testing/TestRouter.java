@@ -166,6 +166,12 @@ public final class TestRouter implements AutoCloseable {
     return call(request.build());
   }
 
+  public HttpResponse<String> delete(String path, Map<String, String> headers) {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUrl() + path)).DELETE();
+    headers.forEach(request::header);
+    return call(request.build());
+  }
+
   private HttpResponse<String> send(String path, HttpRequest.BodyPublisher body, Map<String, String> headers) {
     HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUrl() + path))
         .timeout(Duration.ofSeconds(30)).POST(body);
@@ -194,7 +200,8 @@ public final class TestRouter implements AutoCloseable {
     return Await.result(queryAsync(sql, params));
   }
 
-  private Future<List<Row>> queryAsync(String sql, Object... params) {
+  /** For conditions of {@link Await#until}, which run on an event loop and must not block it. */
+  public Future<List<Row>> queryAsync(String sql, Object... params) {
     return warehouse.preparedQuery(sql).execute(Tuple.from(params)).map(rows -> {
       List<Row> list = new ArrayList<>();
       rows.forEach(list::add);

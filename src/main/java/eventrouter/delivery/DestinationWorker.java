@@ -1,0 +1,455 @@
+package eventrouter.delivery;
+
+import eventrouter.config.DestinationConfig;
+import eventrouter.config.DestinationConfig.DeliveryPolicy;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.circuitbreaker.CircuitBreaker;
+import io.vertx.circuitbreaker.CircuitBreakerOptions;
+import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.circuitbreaker.OpenCircuitException;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Everything one destination owns, so that it can never hold back another: its queue, its cap on requests in flight,
+ * its rate limit, its circuit breaker, its sender (with its own connections) and its retry poller. Runs on the
+ * delivery verticle's event loop; nothing here blocks.
+ *
+ * <p>A delivery from the log is settled (its future completes) once it is delivered, parked in the retry store, or a
+ * dead letter. It is parked at once, without an attempt, when the circuit is open or the queue is full, so a
+ * destination that hangs costs memory and offsets only until its requests time out.
+ *
+ * <p>Ordered destinations keep a lane per user: only the lane's head is attempted, and a user with parked rows sends
+ * newer events to the store behind them, so that a failing event holds back only that user's later events.
+ */
+final class DestinationWorker {
+  private static final Logger LOG = LoggerFactory.getLogger(DestinationWorker.class);
+  private static final long STORE_RETRY_BASE_MS = 200;
+  private static final long STORE_RETRY_MAX_MS = 10_000;
+  private static final int MAX_CLAIM = 500;
+
+  private final Vertx vertx;
+  /** The delivery verticle's context: every state change of this worker runs on it. */
+  private final Context context;
+  private final Destination destination;
+  private final DeliveryPolicy policy;
+  private final Sender sender;
+  private final DeliveryStore store;
+  private final Clock clock;
+  private final long retryPollMs;
+  private final CircuitBreaker breaker;
+  private final TokenBucket rateLimit;
+  private final DeliveryMetrics metrics;
+
+  /** Deliveries waiting for a free request slot (for an ordered destination: lane heads only). */
+  private final ArrayDeque<Delivery> ready = new ArrayDeque<>();
+  /** Ordered only: each user's deliveries held in memory, oldest first; the head is ready, in flight or settling. */
+  private final Map<String, ArrayDeque<Delivery>> lanes = new HashMap<>();
+  /** Ordered only: rows in the retry store per user (counted from the start of a park, so no newer event slips by). */
+  private final Map<String, Integer> parkedPerUser = new HashMap<>();
+  /** Retry rows this worker holds, so that a re-claim after an expired lease does not double them. */
+  private final Set<Long> claimedRows = new HashSet<>();
+  private int inFlightRequests;
+  private int inFlightDeliveries;
+  private long wakeTimer = -1;
+  private long pollTimer = -1;
+  private boolean polling;
+  private boolean stopped;
+
+  /** Built on the delivery verticle's context, which it keeps. */
+  DestinationWorker(Vertx vertx, Destination destination, Sender sender, DeliveryStore store, MeterRegistry registry,
+      Clock clock, long retryPollMs) {
+    this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
+    this.destination = destination;
+    this.policy = destination.config().policy();
+    this.sender = sender;
+    this.store = store;
+    this.clock = clock;
+    this.retryPollMs = retryPollMs;
+    this.breaker = CircuitBreaker.create("delivery-" + destination.id(), vertx, new CircuitBreakerOptions()
+            .setMaxFailures(policy.circuitFailures())
+            .setTimeout(-1) // every sender bounds its own calls by the destination's timeout
+            .setResetTimeout(policy.circuitResetMs())
+            .setFallbackOnFailure(false)
+            .setNotificationAddress(null))
+        // Only failures that say the destination is unwell open the circuit; a 400 says the event is at fault.
+        .failurePolicy(future -> future.failed() && !(future.cause() instanceof PermanentDeliveryException))
+        .openHandler(v -> context.runOnContext(x -> spillReady()))
+        .halfOpenHandler(v -> context.runOnContext(x -> pollRetries()));
+    this.rateLimit = new TokenBucket(policy.rateLimitPerSecond(), System::nanoTime);
+    this.metrics = new DeliveryMetrics(registry, destination.id(), () -> inFlightDeliveries, ready::size,
+        this::circuitState);
+  }
+
+  String id() {
+    return destination.id();
+  }
+
+  Destination destination() {
+    return destination;
+  }
+
+  DeliveryMetrics metrics() {
+    return metrics;
+  }
+
+  /** Loads the users with parked rows (ordered destinations) and starts polling the retry store. */
+  Future<Void> start() {
+    Future<Void> loaded = policy.ordered()
+        ? store.parkedUsers(id()).map(counts -> {
+            parkedPerUser.putAll(counts);
+            return null;
+          })
+        : Future.succeededFuture();
+    return loaded.onSuccess(v -> pollTimer = vertx.setPeriodic(retryPollMs, t -> pollRetries()));
+  }
+
+  Future<Void> stop() {
+    stopped = true;
+    vertx.cancelTimer(pollTimer);
+    vertx.cancelTimer(wakeTimer);
+    breaker.close();
+    return sender.close();
+  }
+
+  /** Takes a delivery read from the log; the future completes once it is delivered, parked or a dead letter. */
+  Future<Void> submit(Delivery d) {
+    if (stopped) {
+      return Future.failedFuture("delivery to " + id() + " is stopping");
+    }
+    if (policy.ordered()) {
+      ArrayDeque<Delivery> lane = lanes.computeIfAbsent(d.userKey, k -> new ArrayDeque<>());
+      lane.add(d);
+      if (lane.size() == 1) {
+        startHead(d);
+      }
+    } else {
+      startHead(d);
+    }
+    return d.settled.future();
+  }
+
+  /** A delivery whose payload could not be built: a dead letter at once. */
+  Future<Void> deadLetterNow(Delivery d, String error) {
+    d.recordFailure(0, error);
+    metrics.failure("permanent");
+    return deadLetter(d);
+  }
+
+  /** A delivery at the head of its lane (or any delivery, unordered): send it, or park it. */
+  private void startHead(Delivery d) {
+    if (policy.ordered() && d.retryId == null && parkedPerUser.getOrDefault(d.userKey, 0) > 0) {
+      park(d, 0, "waits behind an earlier event of user " + d.userKey);
+    } else if (breaker.state() == CircuitBreakerState.OPEN) {
+      parkWhileOpen(d);
+    } else if (ready.size() >= policy.queueSize()) {
+      park(d, 0, "queue full (" + policy.queueSize() + ")");
+    } else {
+      d.readyAtNanos = System.nanoTime();
+      ready.add(d);
+      dispatch();
+    }
+  }
+
+  /** Starts requests while there are ready deliveries, free slots and rate budget. */
+  private void dispatch() {
+    while (!stopped && !ready.isEmpty() && inFlightRequests < policy.maxInFlight()) {
+      int batchSize = Math.min(sender.maxBatch(), ready.size());
+      if (batchSize < sender.maxBatch()) {
+        long waitedMs = (System.nanoTime() - ready.peek().readyAtNanos) / 1_000_000;
+        if (waitedMs < sender.batchMaxMs()) {
+          wakeIn(sender.batchMaxMs() - waitedMs);
+          return;
+        }
+      }
+      long rateWaitMs = rateLimit.tryTake(batchSize);
+      if (rateWaitMs > 0) {
+        wakeIn(rateWaitMs);
+        return;
+      }
+      List<Delivery> batch = new ArrayList<>(batchSize);
+      for (int i = 0; i < batchSize; i++) {
+        batch.add(ready.poll());
+      }
+      attempt(batch);
+    }
+  }
+
+  private void wakeIn(long ms) {
+    if (wakeTimer == -1) {
+      wakeTimer = vertx.setTimer(Math.max(1, ms), t -> {
+        wakeTimer = -1;
+        dispatch();
+      });
+    }
+  }
+
+  private void attempt(List<Delivery> batch) {
+    inFlightRequests++;
+    inFlightDeliveries += batch.size();
+    breaker.<Void>execute(() -> {
+      Instant now = clock.instant();
+      batch.forEach(d -> d.recordAttempt(now));
+      metrics.attempts(batch.size());
+      return sender.send(batch);
+    }).onComplete(result -> {
+      inFlightRequests--;
+      inFlightDeliveries -= batch.size();
+      batch.forEach(d -> settle(d, result));
+      dispatch();
+    });
+  }
+
+  private void settle(Delivery d, AsyncResult<Void> result) {
+    if (result.succeeded()) {
+      metrics.success(d.receivedAt == null ? null : Duration.between(d.receivedAt, clock.instant()));
+      if (d.retryId == null) {
+        finish(d);
+      } else {
+        durably(() -> store.delete(d.retryId), "removing a delivered retry of " + d.messageId)
+            .onComplete(ar -> forgetRow(d, true));
+      }
+      return;
+    }
+    Throwable error = result.cause();
+    if (error instanceof OpenCircuitException) {
+      parkWhileOpen(d);
+    } else if (error instanceof PermanentDeliveryException permanent) {
+      d.recordFailure(permanent.status(), permanent.getMessage());
+      metrics.failure("permanent");
+      deadLetter(d);
+    } else {
+      RetryableDeliveryException retryable = error instanceof RetryableDeliveryException r ? r
+          : new RetryableDeliveryException(String.valueOf(error.getMessage()), 0, -1);
+      d.recordFailure(retryable.status(), retryable.getMessage());
+      metrics.failure("retryable");
+      Backoff.Decision next = Backoff.afterFailure(policy, d.attempts, d.createdAt, clock.instant(),
+          retryable.retryAfterMs(), ThreadLocalRandom.current().nextDouble());
+      if (next.deadLetter()) {
+        d.recordFailure(d.lastStatus, d.lastError + "; " + next.reason());
+        deadLetter(d);
+      } else {
+        metrics.retry();
+        park(d, next.delayMs(), d.lastError);
+      }
+    }
+  }
+
+  /** Parks in the retry store, then settles; a claimed row keeps its place in its user's order. */
+  private void park(Delivery d, long delayMs, String why) {
+    boolean counts = policy.ordered() && d.retryId == null && d.userKey != null;
+    if (counts) {
+      parkedPerUser.merge(d.userKey, 1, Integer::sum);
+    }
+    LOG.debug("delivery of {} to {} parked for {} ms: {}", d.messageId, id(), delayMs, why);
+    durably(() -> store.park(d, delayMs), "parking " + d.messageId).onComplete(ar -> {
+      if (counts && !(ar.succeeded() && ar.result())) {
+        // already parked (a record read twice) or never parked (stopping): it does not add a row
+        decrementParked(d.userKey);
+      }
+      afterStore(d, ar, false);
+    });
+  }
+
+  private Future<Void> deadLetter(Delivery d) {
+    LOG.warn("delivery of {} to {} is a dead letter after {} attempts: {}", d.messageId, id(), d.attempts,
+        d.lastError);
+    return durably(() -> store.deadLetter(d), "storing the dead letter of " + d.messageId).andThen(ar -> {
+      if (ar.succeeded()) {
+        metrics.deadLetter();
+      }
+      afterStore(d, ar, true);
+    });
+  }
+
+  /**
+   * After parking or dead-lettering: a delivery from the log is settled (or, when the store failed because the
+   * worker is stopping, left unsettled so its offset is not committed); a retry row is released.
+   *
+   * @param rowGone whether a retry row left the store (a dead letter) rather than staying in it (parked again)
+   */
+  private void afterStore(Delivery d, AsyncResult<?> stored, boolean rowGone) {
+    if (d.retryId != null) {
+      forgetRow(d, rowGone);
+      return;
+    }
+    if (stored.succeeded()) {
+      d.settled.tryComplete();
+    } else {
+      d.settled.tryFail(stored.cause());
+    }
+    advanceLane(d);
+  }
+
+  /** A delivery from the log was delivered: its offset may go, and its lane moves on. */
+  private void finish(Delivery d) {
+    d.settled.tryComplete();
+    advanceLane(d);
+  }
+
+  /** A retry row is done with for now: delivered or dead ({@code gone}), or parked again. */
+  private void forgetRow(Delivery d, boolean gone) {
+    claimedRows.remove(d.retryId);
+    if (gone && policy.ordered()) {
+      decrementParked(d.userKey);
+    }
+    advanceLane(d);
+  }
+
+  private void advanceLane(Delivery d) {
+    if (policy.ordered()) {
+      ArrayDeque<Delivery> lane = lanes.get(d.userKey);
+      if (lane != null && lane.peek() == d) {
+        lane.poll();
+        if (lane.isEmpty()) {
+          lanes.remove(d.userKey);
+        } else {
+          startHead(lane.peek());
+        }
+      }
+    }
+    dispatch();
+  }
+
+  private void decrementParked(String user) {
+    parkedPerUser.computeIfPresent(user, (k, n) -> n > 1 ? n - 1 : null);
+  }
+
+  /** The circuit just opened: what waits in memory is parked rather than held until the circuit closes. */
+  private void spillReady() {
+    List<Delivery> waiting = new ArrayList<>(ready);
+    ready.clear();
+    waiting.forEach(this::parkWhileOpen);
+  }
+
+  /** The circuit is open: park without an attempt until it may close, unless the retry deadline has passed. */
+  private void parkWhileOpen(Delivery d) {
+    metrics.failure("circuit_open");
+    if (clock.instant().isAfter(d.createdAt.plusMillis(policy.retryDeadlineMs()))) {
+      d.recordFailure(d.lastStatus, (d.lastError == null ? "" : d.lastError + "; ") + "the retry deadline of "
+          + policy.retryDeadlineMs() + " ms passed while the circuit was open");
+      deadLetter(d);
+    } else {
+      park(d, policy.circuitResetMs(), "circuit open");
+    }
+  }
+
+  /** Claims due rows of the retry store into the ready queue, as far as there is room. */
+  private void pollRetries() {
+    if (polling || stopped) {
+      return;
+    }
+    CircuitBreakerState state = breaker.state();
+    if (state == CircuitBreakerState.OPEN) {
+      expireWhileOpen();
+      return;
+    }
+    int room = state == CircuitBreakerState.OPEN ? 0
+        : state == CircuitBreakerState.HALF_OPEN ? 1
+        : Math.min(MAX_CLAIM, policy.queueSize() - ready.size() - inFlightDeliveries);
+    if (room <= 0) {
+      return;
+    }
+    polling = true;
+    long leaseMs = 2L * policy.timeoutMs() + Math.max(5_000, sender.batchMaxMs());
+    store.claimDue(id(), policy.ordered(), room, leaseMs, policy.ordered() ? Set.copyOf(lanes.keySet()) : Set.of())
+        .onComplete(ar -> {
+          polling = false;
+          if (ar.failed()) {
+            LOG.warn("could not read the retry store of {}: {}", id(), ar.cause().getMessage());
+            return;
+          }
+          for (Delivery d : ar.result()) {
+            if (stopped || !claimedRows.add(d.retryId)) {
+              continue;
+            }
+            if (policy.ordered()) {
+              if (lanes.containsKey(d.userKey)) {
+                claimedRows.remove(d.retryId); // a newer event of that user arrived meanwhile; the row waits
+                continue;
+              }
+              lanes.computeIfAbsent(d.userKey, k -> new ArrayDeque<>()).add(d);
+            }
+            startHead(d);
+          }
+          if (ar.result().size() == room && !stopped) {
+            context.runOnContext(v -> pollRetries()); // more are due: keep draining
+          }
+        });
+  }
+
+  /** Nothing is attempted while the circuit is open, so parked rows past the deadline become dead letters here. */
+  private void expireWhileOpen() {
+    polling = true;
+    store.expire(id(), policy.retryDeadlineMs()).onComplete(ar -> {
+      polling = false;
+      if (ar.failed()) {
+        LOG.warn("could not expire the retry store of {}: {}", id(), ar.cause().getMessage());
+        return;
+      }
+      for (String user : ar.result()) {
+        metrics.deadLetter();
+        if (policy.ordered() && user != null) {
+          decrementParked(user);
+        }
+      }
+      if (!ar.result().isEmpty()) {
+        LOG.warn("{} deliveries to {} are dead letters: the retry deadline passed while the circuit was open",
+            ar.result().size(), id());
+      }
+    });
+  }
+
+  /** A store operation retried with backoff until it succeeds: what it records must not be lost. */
+  private <T> Future<T> durably(Supplier<Future<T>> operation, String what) {
+    return durably(operation, what, 1);
+  }
+
+  private <T> Future<T> durably(Supplier<Future<T>> operation, String what, int attempt) {
+    return operation.get().recover(error -> {
+      if (stopped) {
+        return Future.failedFuture(error);
+      }
+      long delay = Math.min(STORE_RETRY_MAX_MS, STORE_RETRY_BASE_MS << Math.min(attempt - 1, 16));
+      LOG.warn("delivery to {}: Postgres failed {} (attempt {}): {}; retrying in {} ms", id(), what, attempt,
+          error.getMessage(), delay);
+      return vertx.timer(delay).compose(t -> durably(operation, what, attempt + 1));
+    });
+  }
+
+  private int circuitState() {
+    return switch (breaker.state()) {
+      case CLOSED -> 0;
+      case HALF_OPEN -> 1;
+      case OPEN -> 2;
+    };
+  }
+
+  /** The in-memory picture, for tests and logs. */
+  @Override
+  public String toString() {
+    return "DestinationWorker[" + id() + ", ready=" + ready.size() + ", inFlight=" + inFlightDeliveries
+        + ", lanes=" + lanes.size() + ", parkedUsers=" + parkedPerUser.size() + ", circuit=" + breaker.state() + "]";
+  }
+
+  DestinationConfig config() {
+    return destination.config();
+  }
+}
