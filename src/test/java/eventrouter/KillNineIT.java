@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import eventrouter.testing.Await;
+import eventrouter.testing.RouterProcess;
 import eventrouter.testing.TestRouter;
-import eventrouter.testing.TestServices;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -16,7 +16,6 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -25,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -52,73 +50,25 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KillNineIT {
   private static final String WRITE_KEY = "kill-nine-key";
-  private static final String ADMIN_TOKEN = "kill-nine-admin-token-0123456789";
   private static final int CLIENTS = 6;
   private final Vertx vertx = Vertx.vertx();
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-  private final List<Process> processes = new ArrayList<>();
   @TempDir
   Path dataDir;
-  private Map<String, String> env;
-  private int httpPort;
+  private RouterProcess.Setup setup;
+  private RouterProcess router;
 
   @AfterEach
   void stopAll() throws InterruptedException {
-    for (Process process : processes) {
-      process.destroy(); // SIGTERM: the shutdown hook stops the embedded servers
-      if (!process.waitFor(60, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-      }
-    }
+    router.close();
     vertx.close();
   }
 
-  private Process startRouter() throws IOException {
-    ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx512m", "-jar", Path.of("target", "event-router.jar").toAbsolutePath().toString(), "--conf",
-        Path.of("conf", "router.json").toAbsolutePath().toString())
-        .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolve("router.log").toFile()));
-    builder.environment().putAll(env);
-    Process process = builder.start();
-    processes.add(process);
-    Await.until(vertx, Duration.ofSeconds(120), "the router answers /health with 200", () -> healthy(process));
-    return process;
-  }
-
-  private Future<Boolean> healthy(Process process) {
-    if (!process.isAlive()) {
-      return Future.failedFuture(new AssertionError("router exited with " + process.exitValue() + "; see "
-          + dataDir.resolve("router.log")));
-    }
-    return vertx.executeBlocking(() -> {
-      try {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/health"))
-            .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-      } catch (IOException e) {
-        return false;
-      }
-    });
-  }
-
-  /** Environment of a router process on fixed ports, so that it keeps them across the restart; returns its PG URL. */
+  /** A router process on fixed ports, so that it keeps them across the restart; returns its Postgres URL. */
   private String prepareEnvironment() {
-    httpPort = freePort();
-    env = new HashMap<>();
-    env.put("ROUTER_DATA_DIR", dataDir.toString());
-    env.put("ROUTER_HTTP_PORT", String.valueOf(httpPort));
-    env.put("ROUTER_WRITE_KEYS", WRITE_KEY);
-    env.put("ROUTER_ADMIN_TOKEN", ADMIN_TOKEN);
-    env.put("ROUTER_PG_EMBEDDED_PORT", String.valueOf(freePort()));
-    env.put("ROUTER_KAFKA_EMBEDDED_PORT", String.valueOf(freePort()));
-    String pgUrl = TestServices.freshPostgresUrl(vertx);
-    if (pgUrl != null) {
-      env.put("ROUTER_PG_URL", pgUrl);
-      env.put("ROUTER_REDIS_URL", TestServices.redisUrl());
-      env.put("ROUTER_REDIS_PREFIX", "kill-nine-" + UUID.randomUUID() + ":");
-      return pgUrl;
-    }
-    return "postgresql://postgres@127.0.0.1:" + env.get("ROUTER_PG_EMBEDDED_PORT") + "/postgres";
+    setup = RouterProcess.setup(vertx, dataDir, WRITE_KEY);
+    router = new RouterProcess(vertx, dataDir, setup.env(), setup.httpPort());
+    return setup.postgresUrl();
   }
 
   @Test
@@ -126,7 +76,7 @@ class KillNineIT {
   void killNineLosesNothingAcknowledged() throws Exception {
     String pgUrl = prepareEnvironment();
 
-    Process first = startRouter();
+    Process first = router.start();
     Set<String> acknowledged = ConcurrentHashMap.newKeySet();
     AtomicInteger refused = new AtomicInteger();
     AtomicBoolean sending = new AtomicBoolean(true);
@@ -137,14 +87,12 @@ class KillNineIT {
     }
     Await.until(vertx, Duration.ofSeconds(60), "clients have 2000 acknowledged events",
         () -> Future.succeededFuture(acknowledged.size() >= 2_000));
-    first.destroyForcibly(); // SIGKILL while the clients are still sending
-    assertTrue(first.waitFor(30, TimeUnit.SECONDS));
+    router.kill(first); // SIGKILL while the clients are still sending
     sending.set(false);
     clients.shutdown();
     assertTrue(clients.awaitTermination(60, TimeUnit.SECONDS));
-    processes.remove(first);
 
-    startRouter();
+    router.start();
     Pool warehouse = PgBuilder.pool().connectingTo(PgConnectOptions.fromUri(pgUrl)).using(vertx).build();
     String[] ids = acknowledged.toArray(String[]::new);
     Await.until(vertx, Duration.ofSeconds(90), "every acknowledged event is in the warehouse",
@@ -164,9 +112,9 @@ class KillNineIT {
     rules.getJsonArray("rules").getJsonObject(0).put("after", "4s"); // cart-abandonment
     Path rulesFile = dataDir.resolve("rules.json");
     Files.writeString(rulesFile, rules.encode());
-    env.put("ROUTER_RULES", rulesFile.toString());
+    setup.env().put("ROUTER_RULES", rulesFile.toString());
 
-    Process first = startRouter();
+    Process first = router.start();
     String user = "timer-user-" + UUID.randomUUID();
     HttpResponse<String> added = http.send(HttpRequest.newBuilder(URI.create(base() + "/v1/track"))
         .header("Content-Type", "application/json").header("Authorization", TestRouter.basic(WRITE_KEY))
@@ -182,14 +130,12 @@ class KillNineIT {
       due[0] = Long.parseLong(timers.getJsonObject(0).getString("due"));
       return true;
     }));
-    first.destroyForcibly();
-    assertTrue(first.waitFor(30, TimeUnit.SECONDS));
-    processes.remove(first);
+    router.kill(first);
     // The timer falls due while no router runs.
     Await.until(vertx, Duration.ofSeconds(30), "the timer's due time has passed",
         () -> Future.succeededFuture(System.currentTimeMillis() > due[0] + 2_000));
 
-    startRouter();
+    router.start();
     Pool warehouse = PgBuilder.pool().connectingTo(PgConnectOptions.fromUri(pgUrl)).using(vertx).build();
     Await.until(vertx, Duration.ofSeconds(60), "Cart Abandoned is stored", () -> warehouse
         .preparedQuery("SELECT count(*) FROM signals WHERE user_id = $1").execute(Tuple.of(user))
@@ -207,16 +153,16 @@ class KillNineIT {
   }
 
   private String base() {
-    return "http://127.0.0.1:" + httpPort;
+    return "http://127.0.0.1:" + setup.httpPort();
   }
 
   private JsonObject adminUser(String id) throws IOException, InterruptedException {
     return new JsonObject(http.send(HttpRequest.newBuilder(URI.create(base() + "/admin/users/" + id))
-        .header("Authorization", "Bearer " + ADMIN_TOKEN).build(), HttpResponse.BodyHandlers.ofString()).body());
+        .header("Authorization", "Bearer " + TestRouter.ADMIN_TOKEN).build(), HttpResponse.BodyHandlers.ofString()).body());
   }
 
   private long countInSignalsTopic(String messageId) {
-    String bootstrap = "127.0.0.1:" + env.get("ROUTER_KAFKA_EMBEDDED_PORT");
+    String bootstrap = "127.0.0.1:" + setup.env().get("ROUTER_KAFKA_EMBEDDED_PORT");
     try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
         ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringDeserializer(), new StringDeserializer())) {
       List<TopicPartition> partitions = consumer.partitionsFor("router.signals").stream()
@@ -253,7 +199,7 @@ class KillNineIT {
       }
       body.append(batch ? "]}" : "");
       try {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(base()
                 + (batch ? "/v1/batch" : "/v1/track"))).timeout(Duration.ofSeconds(15))
             .header("Content-Type", "application/json").header("Authorization", auth)
             .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
@@ -271,11 +217,5 @@ class KillNineIT {
     }
   }
 
-  private static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
-  }
+
 }

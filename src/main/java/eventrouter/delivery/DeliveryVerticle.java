@@ -5,6 +5,7 @@ import eventrouter.config.DestinationConfig.Stream;
 import eventrouter.config.RouterConfig.DeliveryConfig;
 import eventrouter.config.RouterConfig.KafkaConfig;
 import io.micrometer.core.instrument.MeterRegistry;
+import eventrouter.log.OffsetTracker;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -93,7 +94,7 @@ public final class DeliveryVerticle extends VerticleBase {
         ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500",
         ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "20"),
         new StringDeserializer(), new StringDeserializer());
-    consumer.partitionsRevokedHandler(offsets::forget);
+    consumer.partitionsRevokedHandler(offsets::revoked);
     return Future.all(workers.stream().map(DestinationWorker::start).toList())
         .compose(v -> consumer.subscribe(Set.of(kafka.topic(), kafka.signalsTopic())))
         .onSuccess(v -> {
@@ -144,7 +145,7 @@ public final class DeliveryVerticle extends VerticleBase {
    * group keeps this member, until the destinations catch up.
    */
   private Future<Void> throttle() {
-    boolean over = offsets.unsettled() >= config.maxPendingRecords();
+    boolean over = offsets.inFlight() >= config.maxPendingRecords();
     if (over == paused) {
       return Future.succeededFuture();
     }
@@ -158,9 +159,9 @@ public final class DeliveryVerticle extends VerticleBase {
       KafkaConsumerRecord<String, String> record = records.recordAt(i);
       TopicPartition tp = new TopicPartition(record.topic(), record.partition());
       long offset = record.offset();
-      offsets.read(tp, offset);
+      offsets.started(tp, offset);
       Future.join(fanOut(record))
-          .onSuccess(v -> offsets.settled(tp, offset))
+          .onSuccess(v -> offsets.finished(tp, offset))
           .onFailure(e -> LOG.debug("record {}@{} stays uncommitted: {}", tp, offset, e.getMessage()));
     }
   }
@@ -229,11 +230,11 @@ public final class DeliveryVerticle extends VerticleBase {
   }
 
   private Future<Void> commit() {
-    Map<TopicPartition, OffsetAndMetadata> moved = offsets.toCommit();
+    Map<TopicPartition, OffsetAndMetadata> moved = offsets.committable();
     if (moved.isEmpty()) {
       return Future.succeededFuture();
     }
-    return consumer.commit(moved).<Void>mapEmpty().recover(e -> {
+    return consumer.commit(moved).onSuccess(offsets::committed).<Void>mapEmpty().recover(e -> {
       LOG.warn("could not commit delivery offsets {} (those records will be delivered again): {}", moved,
           e.getMessage());
       return Future.succeededFuture();

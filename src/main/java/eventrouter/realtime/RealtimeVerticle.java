@@ -7,6 +7,7 @@ import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.RealtimeConfig;
 import eventrouter.log.EventLog;
 import eventrouter.log.LogRecord;
+import eventrouter.log.OffsetTracker;
 import eventrouter.rules.CelValues;
 import eventrouter.rules.Evaluation;
 import eventrouter.rules.Facts;

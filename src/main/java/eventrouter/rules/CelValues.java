@@ -51,7 +51,7 @@ public final class CelValues {
 
   /** A CEL result as JSON, for signal properties and stored values. */
   public static JsonNode toJson(Object value) {
-    if (value == null || value instanceof NullValue) {
+    if (value == null || value instanceof NullValue || value instanceof dev.cel.common.values.NullValue) {
       return JsonNodeFactory.instance.nullNode();
     }
     if (value instanceof Map<?, ?> map) {

@@ -8,12 +8,14 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -47,7 +49,11 @@ public final class RouterProcess implements AutoCloseable {
     builder.environment().putAll(env);
     Process process = builder.start();
     running.add(process);
-    Await.until(vertx, Duration.ofSeconds(120), "the router answers /health with 200", () -> healthy(process));
+    try {
+      Await.until(vertx, Duration.ofSeconds(120), "the router answers /health with 200", () -> healthy(process));
+    } catch (AssertionError notUp) {
+      throw new AssertionError(notUp.getMessage() + "; the end of its log:\n" + logTail(), notUp);
+    }
     return process;
   }
 
@@ -58,6 +64,15 @@ public final class RouterProcess implements AutoCloseable {
       throw new AssertionError("the router survived SIGKILL for 30 s");
     }
     running.remove(process);
+  }
+
+  private String logTail() {
+    try {
+      List<String> lines = Files.readAllLines(dataDir.resolve("router.log"));
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+    } catch (IOException e) {
+      return "(no log: " + e.getMessage() + ")";
+    }
   }
 
   private Future<Boolean> healthy(Process process) {
@@ -87,8 +102,9 @@ public final class RouterProcess implements AutoCloseable {
   }
 
   /**
-   * The environment of a router process with its own data dir, HTTP port and write key: in embedded mode with a fixed
-   * Postgres port (so the test can reach it after a restart), in external mode with a fresh database.
+   * The environment of a router process with its own data dir, HTTP port, write key and the test admin token: in
+   * embedded mode with fixed Postgres and Kafka ports (so the test can reach them after a restart), in external mode
+   * with a fresh database and Redis key prefix.
    *
    * @param env mutable, for the test to add to
    * @param postgresUrl where the router's warehouse is, for assertions
@@ -102,11 +118,14 @@ public final class RouterProcess implements AutoCloseable {
     env.put("ROUTER_DATA_DIR", dataDir.toString());
     env.put("ROUTER_HTTP_PORT", String.valueOf(httpPort));
     env.put("ROUTER_WRITE_KEYS", writeKey);
+    env.put("ROUTER_ADMIN_TOKEN", TestRouter.ADMIN_TOKEN);
     env.put("ROUTER_PG_EMBEDDED_PORT", String.valueOf(freePort()));
+    env.put("ROUTER_KAFKA_EMBEDDED_PORT", String.valueOf(freePort()));
     String pgUrl = TestServices.freshPostgresUrl(vertx);
     if (pgUrl != null) {
       env.put("ROUTER_PG_URL", pgUrl);
       env.put("ROUTER_REDIS_URL", TestServices.redisUrl());
+      env.put("ROUTER_REDIS_PREFIX", "process-" + UUID.randomUUID() + ":"); // the machine's Redis is shared
     } else {
       pgUrl = "postgresql://postgres@127.0.0.1:" + env.get("ROUTER_PG_EMBEDDED_PORT") + "/postgres";
     }

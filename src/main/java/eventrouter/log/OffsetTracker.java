@@ -1,4 +1,4 @@
-package eventrouter.realtime;
+package eventrouter.log;
 
 import io.vertx.kafka.client.common.TopicPartition;
 import io.vertx.kafka.client.consumer.OffsetAndMetadata;
@@ -8,34 +8,38 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * Which offsets may be committed while records finish out of order (users are processed concurrently): per
- * partition, up to the oldest record still in flight, so that a crash never skips unfinished work.
+ * Which offsets a consumer may commit while its records finish out of order (users, or destinations, processed
+ * concurrently): per partition, up to the oldest record still in flight, so that a crash never skips unfinished
+ * work. Used from one event loop.
  */
-final class OffsetTracker {
+public final class OffsetTracker {
   private final Map<TopicPartition, TreeSet<Long>> inFlight = new HashMap<>();
   private final Map<TopicPartition, Long> nextAfterSeen = new HashMap<>();
   private final Map<TopicPartition, Long> committed = new HashMap<>();
   private int inFlightCount;
 
-  void started(TopicPartition partition, long offset) {
+  public void started(TopicPartition partition, long offset) {
     inFlight.computeIfAbsent(partition, p -> new TreeSet<>()).add(offset);
     nextAfterSeen.merge(partition, offset + 1, Math::max);
     inFlightCount++;
   }
 
-  void finished(TopicPartition partition, long offset) {
+  public void finished(TopicPartition partition, long offset) {
     TreeSet<Long> offsets = inFlight.get(partition);
     if (offsets != null && offsets.remove(offset)) {
       inFlightCount--;
     }
   }
 
-  int inFlight() {
+  public int inFlight() {
     return inFlightCount;
   }
 
-  /** Offsets that moved since the last commit: each partition's oldest unfinished record, or past its newest. */
-  Map<TopicPartition, OffsetAndMetadata> committable() {
+  /**
+   * Offsets that moved since the last successful commit: each partition's oldest unfinished record, or past its
+   * newest. Pass them to {@link #committed} once Kafka has taken them, so a failed commit is tried again.
+   */
+  public Map<TopicPartition, OffsetAndMetadata> committable() {
     Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
     nextAfterSeen.forEach((partition, next) -> {
       TreeSet<Long> pending = inFlight.get(partition);
@@ -47,12 +51,12 @@ final class OffsetTracker {
     return offsets;
   }
 
-  void committed(Map<TopicPartition, OffsetAndMetadata> offsets) {
+  public void committed(Map<TopicPartition, OffsetAndMetadata> offsets) {
     offsets.forEach((partition, offset) -> committed.merge(partition, offset.getOffset(), Math::max));
   }
 
   /** Partitions given to another consumer: forget them; their records finish here but are not committed here. */
-  void revoked(Collection<TopicPartition> partitions) {
+  public void revoked(Collection<TopicPartition> partitions) {
     for (TopicPartition partition : partitions) {
       TreeSet<Long> offsets = inFlight.remove(partition);
       inFlightCount -= offsets == null ? 0 : offsets.size();
