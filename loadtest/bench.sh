@@ -29,7 +29,7 @@ if [ "$MODE" = quick ]; then
   REPEAT=1; BASE_WARM=1; RUN_SECS=2; ROUTER_WARM=3; RATES="200"; MEM_RATE=200; RATE_SECS=3; RATE_WARM=1
   CONNECTIONS=16; JFR=0
 else
-  REPEAT=3; BASE_WARM=10; RUN_SECS=15; ROUTER_WARM=60; RATES="1000 5000 10000"; MEM_RATE=5000; RATE_SECS=20
+  REPEAT=3; BASE_WARM=10; RUN_SECS=12; ROUTER_WARM=30; RATES="1000 5000 10000"; MEM_RATE=5000; RATE_SECS=20
   RATE_WARM=5; CONNECTIONS=128; JFR=1
 fi
 WRK_THREADS=2
@@ -105,8 +105,12 @@ WRITE_KEY="bench-$(date +%s)-$RANDOM"
 AUTH="Basic $(printf '%s:' "$WRITE_KEY" | base64 -w0)"
 
 # --- what else runs on the machine (other engineers' builds share these 2 cores), recorded with the results ---------
-descendants() { # pids of this script's process tree: everything the benchmark itself started
-  ps -eo pid=,ppid= | awk -v root=$$ '{p[$1]=$2} END {for (k in p) {x=k; n=0; while ((x in p) && x!=root && x>1 && n++<64) x=p[x]; if (x==root) printf " %s ", k}}'
+descendants() { # pids of everything the benchmark started: this script's process tree, and the embedded Postgres
+  # and Redis, which detach from the router (their command lines name the data dir under target/bench)
+  local roots
+  roots=" $$ $(pgrep -f -- "$OUT/" | tr '\n' ' ') "
+  ps -eo pid=,ppid= | awk -v roots="$roots" '{p[$1]=$2} END {for (k in p) {x=k; n=0;
+    while ((x in p) && index(roots, " " x " ")==0 && x>1 && n++<64) x=p[x]; if (index(roots, " " x " ")>0) printf " %s ", k}}'
 }
 neighbours() { # $1 = output; every 15 s, processes NOT started by this benchmark that use >= 20% of a core
   while kill -0 $$ 2>/dev/null; do
@@ -211,16 +215,16 @@ GROUP="$(jq -r '.warehouse.groupId // "router-warehouse"' "$RUN_DIR/conf/router.
 [ -n "$PG_URL" ] && [ -n "$KAFKA" ] || die "could not read the embedded Postgres/Kafka addresses from $OUT/router.log"
 "$JCMD" "$ROUTER_PID" VM.flags > "$OUT/router-vm-flags.txt" 2>&1 || log "jcmd VM.flags failed: $(head -3 "$OUT/router-vm-flags.txt")"
 jq --arg flags "$ROUTER_FLAGS" --arg kafka "$KAFKA" --arg pg "$PG_URL" \
-  --arg heapmax "$(grep -o 'MaxHeapSize=[0-9]*' "$OUT/router-vm-flags.txt" | cut -d= -f2 || true)" \
-  --arg gc "$(grep -o -- '-XX:+Use[A-Za-z]*GC' "$OUT/router-vm-flags.txt" | head -1 || true)" \
+  --arg heapmax "$(grep -o -- '-XX:MaxHeapSize=[0-9]*' "$OUT/router-vm-flags.txt" | cut -d= -f2 || true)" \
+  --arg gc "$(grep -o -- '-XX:+Use[A-Za-z0-9]*GC' "$OUT/router-vm-flags.txt" | head -1 || true)" \
   '. + {routerFlags:$flags,routerMaxHeapBytes:($heapmax|tonumber? // null),routerGc:$gc,
         kafka:("embedded in the router JVM, single KRaft broker at " + $kafka),
         postgres:("embedded child process of the router (zonky PostgreSQL 16) at " + ($pg|sub("postgresql://";""))),
         redis:"embedded child process of the router (Redis 6.2)"}' "$RAW/meta.json" > "$RAW/meta.tmp" \
   && mv "$RAW/meta.tmp" "$RAW/meta.json"
 
-drain() { # $1 = output file; the warehouse group's lag now, then wait (bounded) until it is 0
-  tool Probe drain --bootstrap "$KAFKA" --group "$GROUP" --topic "$TOPIC" --timeoutSec 120 > "$1" \
+drain() { # $1 = output file, $2 = seconds; the warehouse group's lag now, then wait (bounded) until it is 0
+  tool Probe drain --bootstrap "$KAFKA" --group "$GROUP" --topic "$TOPIC" --timeoutSec "${2:-300}" > "$1" \
     || die "could not read the consumer lag"
   log "  warehouse lag at end $(jq -r '"\(.lagAtEnd) events, drained=\(.drained) in \(.drainMs) ms"' "$1")"
 }
@@ -228,7 +232,7 @@ drain() { # $1 = output file; the warehouse group's lag now, then wait (bounded)
 log "router warm-up: ${ROUTER_WARM}s of single events, then batches (Kafka and the JIT need it)"
 wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$ROUTER_WARM" ""
 wrk_run "$ROUTER_URL" /v1/batch "$OUT/bodies-batch.txt" "$(( ROUTER_WARM / 3 + 1 ))" ""
-drain "$RAW/warmup.drain.json"
+drain "$RAW/warmup.drain.json" 900
 
 for i in $(seq 1 "$REPEAT"); do
   log "router single events: run $i"
@@ -237,8 +241,11 @@ for i in $(seq 1 "$REPEAT"); do
 done
 if [ "$JFR" = 1 ]; then
   log "router single events: profiling run with JFR (not counted)"
-  "$JCMD" "$ROUTER_PID" JFR.start name=bench settings=profile > /dev/null
-  wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$RUN_SECS" ""
+  # JDK's default settings (about 1% overhead), with CPU samples every 10 ms instead of 20 ms.
+  sed '/<event name="jdk.ExecutionSample">/,/<\/event>/ s|\(<setting name="period"[^>]*>\)[^<]*<|\110 ms<|' \
+    "$JAVA_HOME_DIR/lib/jfr/default.jfc" > "$OUT/bench.jfc"
+  "$JCMD" "$ROUTER_PID" JFR.start name=bench settings="$OUT/bench.jfc" > /dev/null
+  wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$RUN_SECS" "$RAW/jfr-single.wrk.json"
   "$JCMD" "$ROUTER_PID" JFR.stop name=bench filename="$OUT/router-single.jfr" > /dev/null
   tool JfrTop --jfr "$OUT/router-single.jfr" --top 20 > "$RAW/jfr-single.json" || die "could not read the JFR file"
   drain "$RAW/jfr.drain.json"

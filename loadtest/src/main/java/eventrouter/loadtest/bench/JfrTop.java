@@ -52,6 +52,7 @@ public final class JfrTop {
     int top = (int) args.getLong("top", 15);
     Map<String, Long> self = new HashMap<>();
     Map<String, Long> total = new HashMap<>();
+    Map<String, Long> entryPoints = new HashMap<>();
     Map<String, Long> areas = new HashMap<>();
     long samples = 0;
     try (RecordingFile file = new RecordingFile(Path.of(args.get("jfr")))) {
@@ -72,6 +73,9 @@ public final class JfrTop {
           String name = name(frame);
           if (seen.add(name)) {
             total.merge(name, 1L, Long::sum);
+            if (isEntryPoint(name)) {
+              entryPoints.merge(name, 1L, Long::sum);
+            }
           }
           if (area == null) {
             area = areaOf(frame.getMethod().getType().getName());
@@ -84,8 +88,28 @@ public final class JfrTop {
     out.put("samples", samples);
     out.set("selfTop", ranked(self, samples, top));
     out.set("totalTop", ranked(total, samples, top));
+    out.set("entryPointsTotal", ranked(entryPoints, samples, 25));
     out.set("areas", ranked(areas, samples, 30));
     System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(out));
+  }
+
+  /** The router's own methods and the library calls it makes, counted with everything they call (total time). */
+  private static boolean isEntryPoint(String name) {
+    if (name.contains("$$Lambda") || name.contains(".lambda$")) {
+      return false;
+    }
+    return name.startsWith("eventrouter.")
+        || name.startsWith("org.apache.kafka.clients.producer.KafkaProducer.send")
+        || name.startsWith("org.apache.kafka.clients.producer.internals.Sender.run")
+        || name.startsWith("org.apache.kafka.clients.consumer.KafkaConsumer.poll")
+        || name.equals("com.fasterxml.jackson.databind.ObjectMapper.readTree")
+        || name.equals("com.fasterxml.jackson.databind.ObjectMapper.writeValueAsBytes")
+        || name.startsWith("io.vertx.ext.web.handler.impl.BodyHandlerImpl.handle")
+        || name.startsWith("io.vertx.ext.web.handler.impl.CorsHandlerImpl.handle")
+        || name.startsWith("io.vertx.core.http.impl.Http1xServerResponse.end")
+        || name.startsWith("kafka.server.KafkaApis.handle")
+        || name.startsWith("kafka.network.Processor.run")
+        || name.startsWith("io.vertx.pgclient.impl.codec.PgEncoder.write");
   }
 
   private static String name(RecordedFrame frame) {

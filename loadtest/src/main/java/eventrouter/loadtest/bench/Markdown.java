@@ -53,8 +53,9 @@ final class Markdown {
         + " the pipeline keeping up: the warehouse consumer group's lag at the end of the run at most two seconds'"
         + " worth of events, and drained to 0 afterwards.");
     line("");
-    line("| | events/s | ratio to baseline | runs counted | warehouse lag at end of each run (events) |");
-    line("|---|---|---|---|---|");
+    line("| | events/s | ratio to baseline | runs counted | warehouse lag at end of each run (events) |"
+        + " warehouse write rate while draining that lag (events/s) |");
+    line("|---|---|---|---|---|---|");
     throughputRow("Bare Vert.x baseline, single events", r.path("baseline").path("single"), null);
     throughputRow("**Router, single events**", r.path("router").path("single"), r.path("router").path("single"));
     throughputRow("Bare Vert.x baseline, batches", r.path("baseline").path("batch"), null);
@@ -118,17 +119,17 @@ final class Markdown {
     if (others.isEmpty()) {
       line("- Other processes: none outside the benchmark used 20% of a core or more in any 15-second sample.");
     } else {
-      line("- **Other processes on the same 2 cores** (outside the benchmark, seen at >= 20% of a core by a sampler"
-          + " every 15 s; other engineers build and test on this machine):");
+      line("- **Other processes shared the 2 cores.** A sampler every 15 s recorded processes outside the benchmark"
+          + " using >= 20% of a core (other engineers build and test on this machine), by command, digits masked:");
       int shown = 0;
       for (JsonNode other : others) {
-        if (shown++ == 12) {
-          line("  - ... and " + (others.size() - 12) + " more (see results.json)");
+        if (shown++ == 8) {
+          line("  - ... and " + (others.size() - 8) + " more kinds (see results.json)");
           break;
         }
-        line("  - pid " + other.path("pid").asLong() + ", " + other.path("samples").asInt() + " sample(s) "
-            + other.path("firstSeen").asText() + "–" + other.path("lastSeen").asText() + ", up to "
-            + Report.num(other.path("maxCpuPercent").asDouble()) + "% CPU: `"
+        line("  - " + other.path("samples").asInt() + " sample(s) " + other.path("firstSeen").asText() + "–"
+            + other.path("lastSeen").asText() + ", mean " + Report.num(other.path("meanCpuPercentWhenSeen").asDouble())
+            + "%, up to " + Report.num(other.path("maxCpuPercent").asDouble()) + "% of a core: `"
             + other.path("command").asText().replace("`", "'") + "`");
       }
     }
@@ -155,14 +156,26 @@ final class Markdown {
     if (!profile.isMissingNode()) {
       line("## Profile: single-event ingest at saturation (JFR)");
       line("");
+      JsonNode jfrRun = r.path("profileRun");
       line("One extra, uncounted " + meta.path("runSecs").asInt() + " s saturation run recorded with `jcmd PID"
-          + " JFR.start settings=profile` (" + profile.path("samples").asInt() + " CPU samples of the router JVM)."
-          + " Samples by area (the innermost frame that is not JDK code decides):");
+          + " JFR.start` and the JDK's default settings with CPU samples every 10 ms (" + profile.path("samples").asInt()
+          + " CPU samples of the router JVM; the run did " + Report.num(jfrRun.path("eventsPerSec").asDouble())
+          + " events/s while recorded). Samples by area (the innermost frame that is not JDK code decides):");
       line("");
       line("| area | share of samples |");
       line("|---|---|");
       for (JsonNode area : profile.path("areas")) {
         line("| " + area.path("name").asText() + " | " + area.path("percent").asDouble() + "% |");
+      }
+      line("");
+      line("Total time (the method and everything it calls) of the router's own methods and the library calls it"
+          + " makes. Vert.x Web calls each route handler from inside the previous one's `next()`, so the totals of"
+          + " `checkContentType` and `authenticateFromHeader` include the handlers after them:");
+      line("");
+      line("| method | total |");
+      line("|---|---|");
+      for (JsonNode method : profile.path("entryPointsTotal")) {
+        line("| `" + method.path("name").asText() + "` | " + method.path("percent").asDouble() + "% |");
       }
       line("");
       line("Hottest methods by self time:");
@@ -199,7 +212,8 @@ final class Markdown {
     line("| " + name + " | " + fig(figure.path("eventsPerSec"), 0) + " | "
         + (figure.has("ratioToBaseline") ? Report.pct(figure.path("ratioToBaseline").asDouble()) : "1 (the ceiling)")
         + " | " + figure.path("runsCounted").asText(routerFigure == null ? "-" : "0") + " | "
-        + (routerFigure == null ? "-" : lags) + " |");
+        + (routerFigure == null ? "-" : lags) + " | "
+        + (routerFigure == null ? "-" : fig(routerFigure.path("warehouseDrainEventsPerSec"), 0)) + " |");
   }
 
   /** median (min–max) */
