@@ -5,6 +5,7 @@
 #   loadtest/bench.sh           full run (about 15 minutes): every figure is the median of 3 runs, after warm-up
 #   loadtest/bench.sh --quick   a few seconds at a low rate, 1 run each: proves the harness works (CI), judges no speed;
 #                               writes target/bench/BENCHMARKS-quick.md and target/bench/results.json
+#   BENCH_ROUTER_JAVA_OPTS=-Xmx512m loadtest/bench.sh    the same with JVM flags for the router (none by default)
 #
 # Processes, all on 127.0.0.1: the baseline server, the router (java -jar target/event-router.jar, embedded Kafka,
 # Redis and Postgres, as the README runs it), a webhook sink, and the load generators (wrk for saturation
@@ -199,12 +200,18 @@ cp -r "$ROOT/conf" "$RUN_DIR/conf"
 # The delivery issue's format: a JSON array in conf/destinations.json, or the file ROUTER_DESTINATIONS names.
 jq -n --arg url "$SINK_URL/webhook" '[{id:"bench-sink",type:"webhook",url:$url,secret:"bench-secret-not-a-real-one"}]' \
   > "$RUN_DIR/conf/destinations.json"
-ROUTER_FLAGS="(none: java -jar target/event-router.jar --conf conf/router.json, as the README runs it)"
+# BENCH_ROUTER_JAVA_OPTS (e.g. -Xmx512m) adds JVM flags; by default there are none, as the README runs the router.
+ROUTER_JAVA_OPTS="${BENCH_ROUTER_JAVA_OPTS:-}"
+if [ -n "$ROUTER_JAVA_OPTS" ]; then
+  ROUTER_FLAGS="\`$ROUTER_JAVA_OPTS\` (set through BENCH_ROUTER_JAVA_OPTS)"
+else
+  ROUTER_FLAGS="(none, as the README runs it)"
+fi
 log "router on :$ROUTER_PORT (embedded Kafka :$KAFKA_PORT, Postgres :$PG_PORT, Redis :$REDIS_PORT)"
 (cd "$RUN_DIR" && exec env ROUTER_HTTP_HOST=127.0.0.1 ROUTER_HTTP_PORT="$ROUTER_PORT" ROUTER_DATA_DIR="$RUN_DIR/data" \
   ROUTER_WRITE_KEYS="$WRITE_KEY" ROUTER_KAFKA_EMBEDDED_PORT="$KAFKA_PORT" ROUTER_PG_EMBEDDED_PORT="$PG_PORT" \
   ROUTER_REDIS_EMBEDDED_PORT="$REDIS_PORT" ROUTER_DESTINATIONS="$RUN_DIR/conf/destinations.json" \
-  java -jar "$ROUTER_JAR" --conf conf/router.json) > "$OUT/router.log" 2>&1 &
+  java $ROUTER_JAVA_OPTS -jar "$ROUTER_JAR" --conf conf/router.json) > "$OUT/router.log" 2>&1 &
 ROUTER_PID=$!; PIDS+=("$ROUTER_PID")
 ROUTER_URL="http://127.0.0.1:$ROUTER_PORT"
 wait_http "$ROUTER_URL/health" 180 "$ROUTER_PID" || die "the router did not become healthy (see $OUT/router.log)"

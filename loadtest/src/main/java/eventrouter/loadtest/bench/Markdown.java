@@ -134,10 +134,11 @@ final class Markdown {
       }
     }
     line("- JVM: " + meta.path("java").asText().trim());
-    line("- Router: `java -jar target/event-router.jar --conf conf/router.json` with the repository's `conf/`, JVM flags "
+    line("- Router: `java -jar target/event-router.jar --conf conf/router.json` with the repository's `conf/`; JVM flags: "
         + meta.path("routerFlags").asText() + "; GC " + meta.path("routerGc").asText("default") + ", max heap "
         + (meta.path("routerMaxHeapBytes").isNumber() ? Report.num(meta.path("routerMaxHeapBytes").asDouble()
-        / 1048576) + " MB (the JVM's default, 1/4 of RAM)" : "default") + ". Only the port, data dir, write key and"
+        / 1048576) + " MB" + (meta.path("routerFlags").asText().contains("Xmx") ? "" : " (the JVM's default, 1/4 of RAM)")
+        : "default") + ". Only the port, data dir, write key and"
         + " embedded ports are set, through `ROUTER_*` variables.");
     line("- Kafka: " + meta.path("kafka").asText() + ". Postgres: " + meta.path("postgres").asText() + ". Redis: "
         + meta.path("redis").asText() + ". Everything on 127.0.0.1 of this machine.");
