@@ -33,6 +33,7 @@ else
   REPEAT=3; BASE_WARM=10; RUN_SECS=12; ROUTER_WARM=30; RATES="1000 5000 10000"; MEM_RATE=5000; RATE_SECS=20
   RATE_WARM=5; CONNECTIONS=128; JFR=1
 fi
+JFR="${BENCH_JFR:-$JFR}" # BENCH_JFR=1 records the JFR profiles in quick mode too (a check of the harness)
 WRK_THREADS=2
 BATCH_SIZE=100
 
@@ -246,22 +247,25 @@ for i in $(seq 1 "$REPEAT"); do
   wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$RUN_SECS" "$RAW/router-single-$i.wrk.json"
   drain "$RAW/router-single-$i.drain.json"
 done
-if [ "$JFR" = 1 ]; then
-  log "router single events: profiling run with JFR (not counted)"
-  # JDK's default settings (about 1% overhead), with CPU samples every 10 ms instead of 20 ms.
+profile() { # $1 = single|batch, $2 = path: one extra, uncounted saturation run recorded with JFR
+  log "router $1: profiling run with JFR (not counted)"
+  # The JDK's default settings (about 1% overhead), with CPU samples every 10 ms instead of 20 ms.
   sed '/<event name="jdk.ExecutionSample">/,/<\/event>/ s|\(<setting name="period"[^>]*>\)[^<]*<|\110 ms<|' \
     "$JAVA_HOME_DIR/lib/jfr/default.jfc" > "$OUT/bench.jfc"
-  "$JCMD" "$ROUTER_PID" JFR.start name=bench settings="$OUT/bench.jfc" > /dev/null
-  wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$RUN_SECS" "$RAW/jfr-single.wrk.json"
-  "$JCMD" "$ROUTER_PID" JFR.stop name=bench filename="$OUT/router-single.jfr" > /dev/null
-  tool JfrTop --jfr "$OUT/router-single.jfr" --top 20 > "$RAW/jfr-single.json" || die "could not read the JFR file"
-  drain "$RAW/jfr.drain.json"
-fi
+  "$JCMD" "$ROUTER_PID" JFR.start name="bench-$1" settings="$OUT/bench.jfc" > /dev/null
+  wrk_run "$ROUTER_URL" "$2" "$OUT/bodies-$1.txt" "$RUN_SECS" "$RAW/jfr-$1.wrk.json"
+  "$JCMD" "$ROUTER_PID" JFR.stop name="bench-$1" filename="$OUT/router-$1.jfr" > /dev/null
+  tool JfrTop --jfr "$OUT/router-$1.jfr" --top 20 > "$RAW/jfr-$1.json" || die "could not read the JFR file"
+  drain "$RAW/jfr-$1.drain.json"
+}
+if [ "$JFR" = 1 ]; then profile single /v1/track; fi
 for i in $(seq 1 "$REPEAT"); do
   log "router batches of $BATCH_SIZE: run $i"
   wrk_run "$ROUTER_URL" /v1/batch "$OUT/bodies-batch.txt" "$RUN_SECS" "$RAW/router-batch-$i.wrk.json"
   drain "$RAW/router-batch-$i.drain.json"
 done
+
+if [ "$JFR" = 1 ]; then profile batch /v1/batch; fi
 
 # --- 3. fixed open-model rates: client latency, warehouse lag, receivedAt -> webhook sink, memory --------------------
 mem_sampler() { # $1 = output file; one line every 2 s: heap used KB, heap committed KB, RSS KB

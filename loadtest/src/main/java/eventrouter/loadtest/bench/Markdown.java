@@ -153,15 +153,18 @@ final class Markdown {
         + " harness waits until the warehouse has caught up.");
     line("");
 
-    JsonNode profile = r.path("profileSingleEventIngest");
-    if (!profile.isMissingNode()) {
-      line("## Profile: single-event ingest at saturation (JFR)");
+    for (String shape : new String[] {"single", "batch"}) {
+      JsonNode profile = r.path("profiles").path(shape);
+      if (profile.isMissingNode()) {
+        continue;
+      }
+      line("## Profile: " + (shape.equals("single") ? "single-event" : "batch") + " ingest at saturation (JFR)");
       line("");
-      JsonNode jfrRun = r.path("profileRun");
       line("One extra, uncounted " + meta.path("runSecs").asInt() + " s saturation run recorded with `jcmd PID"
           + " JFR.start` and the JDK's default settings with CPU samples every 10 ms (" + profile.path("samples").asInt()
-          + " CPU samples of the router JVM; the run did " + Report.num(jfrRun.path("eventsPerSec").asDouble())
-          + " events/s while recorded). Samples by area (the innermost frame that is not JDK code decides):");
+          + " CPU samples of the router JVM; the run did " + Report.num(profile.path("eventsPerSecWhileRecorded")
+          .asDouble()) + " events/s while recorded). Samples by area (the innermost frame that is not JDK code"
+          + " decides):");
       line("");
       line("| area | share of samples |");
       line("|---|---|");

@@ -78,11 +78,15 @@ public final class Report {
     } else {
       websocket.put("status", PENDING_WS + ", HTTP " + ws.path("upgradeStatus").asText());
     }
-    if (Files.exists(raw.resolve("jfr-single.json"))) {
-      out.set("profileSingleEventIngest", read("jfr-single.json"));
-      JsonNode wrk = read("jfr-single.wrk.json");
-      out.putObject("profileRun").put("eventsPerSec", round(wrk.path("requests").asDouble()
-          / (wrk.path("durationUs").asDouble() / 1e6)));
+    ObjectNode profiles = out.putObject("profiles");
+    for (String shape : List.of("single", "batch")) {
+      if (Files.exists(raw.resolve("jfr-" + shape + ".json"))) {
+        ObjectNode profile = (ObjectNode) read("jfr-" + shape + ".json");
+        JsonNode wrk = read("jfr-" + shape + ".wrk.json");
+        profile.put("eventsPerSecWhileRecorded", round(wrk.path("requests").asDouble()
+            / (wrk.path("durationUs").asDouble() / 1e6) * (shape.equals("batch") ? batchSize : 1)));
+        profiles.set(shape, profile);
+      }
     }
     out.set("otherProcesses", neighbours());
     out.set("targets", targets(out));
