@@ -12,10 +12,12 @@ final class WarehouseSql {
    * Inserts a batch into {@code events}, the typed table of each newly inserted event, merges identify traits
    * into {@code users} and records identity links, all in one statement. Events already stored (a redelivery, or a
    * duplicate messageId) are skipped everywhere, because the typed tables read only what this statement inserted.
-   * Returns the number of new events.
+   * Returns the number of new events. {@code incoming} is MATERIALIZED so that each event's text is parsed into
+   * jsonb once: inlined (Postgres' default for a CTE read once), the cast ran again for every {@code r->>...}, about
+   * 14 times per event, which made this statement 7x slower (loadtest/bench.sh, BENCHMARKS.md).
    */
   static final String INSERT_BATCH = """
-      WITH incoming AS (
+      WITH incoming AS MATERIALIZED (
         SELECT r::jsonb AS r FROM unnest($1::text[]) AS u(r)
       ), ins AS (
         INSERT INTO events (message_id, type, event, user_id, anonymous_id, source_id, "timestamp",

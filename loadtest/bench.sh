@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# The benchmark: measures, in one run on this machine, the bare Vert.x baseline and the router with its whole pipeline
+# live, and writes BENCHMARKS.md (repo root) and target/bench/results.json.
+#
+#   loadtest/bench.sh           full run (about 15 minutes): every figure is the median of 3 runs, after warm-up
+#   loadtest/bench.sh --quick   a few seconds at a low rate, 1 run each: proves the harness works (CI), judges no speed;
+#                               writes target/bench/BENCHMARKS-quick.md and target/bench/results.json
+#   BENCH_ROUTER_JAVA_OPTS=-Xmx512m loadtest/bench.sh    the same with JVM flags for the router (none by default)
+#
+# Processes, all on 127.0.0.1: the baseline server, the router (java -jar target/event-router.jar, embedded Kafka,
+# Redis and Postgres, as the README runs it), a webhook sink, and the load generators (wrk for saturation
+# throughput; eventrouter.loadtest.bench.RateLoad for fixed open-model rates). Every loop and run is bounded in time.
+# Exits non-zero only when the harness itself cannot work (a build, a process that does not start, no request
+# answered); slow figures and missed targets are reported, never fatal.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+LT="$ROOT/loadtest"
+OUT="$ROOT/target/bench"
+RAW="$OUT/raw"
+
+MODE=full
+case "${1:-}" in
+  --quick) MODE=quick ;;
+  "") ;;
+  *) echo "usage: loadtest/bench.sh [--quick]" >&2; exit 2 ;;
+esac
+
+if [ "$MODE" = quick ]; then
+  REPEAT=1; BASE_WARM=1; RUN_SECS=2; ROUTER_WARM=3; RATES="200"; MEM_RATE=200; RATE_SECS=3; RATE_WARM=1
+  CONNECTIONS=16; JFR=0
+else
+  REPEAT=3; BASE_WARM=10; RUN_SECS=12; ROUTER_WARM=30; RATES="1000 5000 10000"; MEM_RATE=5000; RATE_SECS=20
+  RATE_WARM=5; CONNECTIONS=128; JFR=1
+fi
+JFR="${BENCH_JFR:-$JFR}" # BENCH_JFR=1 records the JFR profiles in quick mode too (a check of the harness)
+WRK_THREADS=2
+BATCH_SIZE=100
+
+log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "HARNESS BROKEN: $*"; exit 1; }
+
+# --- tools -----------------------------------------------------------------------------------------------------------
+command -v java >/dev/null || die "java is missing"
+command -v mvn >/dev/null || die "mvn is missing"
+command -v curl >/dev/null || die "curl is missing"
+command -v jq >/dev/null || die "jq is missing"
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing wrk (Debian package)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  fi
+  command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
+fi
+JAVA_HOME_DIR="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
+JSTAT="$(command -v jstat || echo "$JAVA_HOME_DIR/bin/jstat")"
+JCMD="$(command -v jcmd || echo "$JAVA_HOME_DIR/bin/jcmd")"
+[ -x "$JSTAT" ] && [ -x "$JCMD" ] || die "jstat/jcmd are missing (install a JDK, not only a JRE)"
+
+# --- build -----------------------------------------------------------------------------------------------------------
+ROUTER_JAR="$ROOT/target/event-router.jar"
+if [ ! -f "$ROUTER_JAR" ] || [ -n "$(find "$ROOT/src" "$ROOT/pom.xml" -newer "$ROUTER_JAR" -print -quit)" ]; then
+  log "building the router (mvn -B -q package -DskipTests)"
+  (cd "$ROOT" && mvn -B -q package -DskipTests) || die "the router does not build"
+fi
+log "building the load-test tools"
+mvn -B -q -f "$LT/pom.xml" test-compile || die "loadtest/ does not build"
+CP="$LT/target/classes:$(cat "$LT/target/classpath.txt")"
+tool() { java -cp "$CP" "eventrouter.loadtest.bench.$@"; }
+
+rm -rf "$OUT"
+mkdir -p "$RAW"
+
+# --- processes we start, stopped on exit by their pids ---------------------------------------------------------------
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]:-}"; do
+    [ -z "$pid" ] && continue
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+wait_http() { # $1 = url, $2 = seconds, $3 = pid that must stay alive
+  for _ in $(seq 1 $(( $2 * 5 ))); do
+    curl -sf -o /dev/null "$1" && return 0
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+wait_port() { # $1 = port, $2 = seconds, $3 = pid
+  for _ in $(seq 1 $(( $2 * 5 ))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+read -r BASE_PORT ROUTER_PORT SINK_PORT KAFKA_PORT PG_PORT REDIS_PORT < <(tool Probe ports --count 6)
+WRITE_KEY="bench-$(date +%s)-$RANDOM"
+AUTH="Basic $(printf '%s:' "$WRITE_KEY" | base64 -w0)"
+
+# --- what else runs on the machine (other engineers' builds share these 2 cores), recorded with the results ---------
+descendants() { # pids of everything the benchmark started: this script's process tree, and the embedded Postgres
+  # and Redis, which detach from the router (their command lines name the data dir under target/bench)
+  local roots
+  roots=" $$ $(pgrep -f -- "$OUT/" | tr '\n' ' ') "
+  ps -eo pid=,ppid= | awk -v roots="$roots" '{p[$1]=$2} END {for (k in p) {x=k; n=0;
+    while ((x in p) && index(roots, " " x " ")==0 && x>1 && n++<64) x=p[x]; if (index(roots, " " x " ")>0) printf " %s ", k}}'
+}
+neighbours() { # $1 = output; every 15 s, processes NOT started by this benchmark that use >= 20% of a core
+  while kill -0 $$ 2>/dev/null; do
+    local ours stamp sample
+    ours=" $$ $(descendants) "
+    stamp="$(date +%H:%M:%S)"
+    sample="$(top -b -c -n2 -d1 -w 400 2>/dev/null | awk '/^top -/{i++} i==2')"
+    # Processes this benchmark started while top was sampling are ours too.
+    ours="$ours $(descendants) "
+    printf '%s\n' "$sample" | awk -v ours="$ours" -v t="$stamp" -v tools="$LT/target/classes" '
+      $1 ~ /^[0-9]+$/ && $9+0 >= 20 && index(ours, " " $1 " ") == 0 && index($0, tools) == 0 {
+        cmd=""; for (f=12; f<=NF; f++) cmd=cmd (f>12?" ":"") $f; printf "%s %s %s %s\n", t, $9, $1, substr(cmd, 1, 160)}' >> "$1"
+    sleep 14
+  done
+}
+jq -n --arg mode "$MODE" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --arg commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg dirty "$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -v '^??' | wc -l)" \
+  --arg java "$(java -version 2>&1 | tr '\n' ' ')" \
+  --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs) x $(nproc)" \
+  --arg mem "$(free -g | awk '/Mem:/{print $2" GiB"}')" \
+  --arg kernel "$(uname -r)" \
+  --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  --arg wrk "$(wrk -v 2>&1 | head -1)" \
+  --argjson repeat "$REPEAT" --argjson runSecs "$RUN_SECS" --argjson routerWarm "$ROUTER_WARM" \
+  --argjson baseWarm "$BASE_WARM" --argjson rateSecs "$RATE_SECS" --argjson rateWarm "$RATE_WARM" \
+  --argjson connections "$CONNECTIONS" --argjson threads "$WRK_THREADS" --argjson batchSize "$BATCH_SIZE" \
+  --argjson memRate "$MEM_RATE" --arg rates "$RATES" \
+  '{mode:$mode,date:$date,commit:$commit,dirtyFiles:($dirty|tonumber),java:$java,cpu:$cpu,memory:$mem,kernel:$kernel,
+    loadAverageAtStart:$load,wrk:$wrk,repeat:$repeat,runSecs:$runSecs,
+    routerWarmSecs:$routerWarm,baselineWarmSecs:$baseWarm,rateSecs:$rateSecs,rateWarmSecs:$rateWarm,
+    connections:$connections,wrkThreads:$threads,batchSize:$batchSize,memRate:$memRate,
+    rates:($rates|split(" ")|map(tonumber))}' > "$RAW/meta.json"
+
+: > "$RAW/neighbours.txt"
+neighbours "$RAW/neighbours.txt" & PIDS+=("$!")
+log "mode $MODE; generating request bodies"
+tool BenchEvents --mode single --count 4000 --out "$OUT/bodies-single.txt"
+tool BenchEvents --mode batch --count 64 --batch "$BATCH_SIZE" --out "$OUT/bodies-batch.txt"
+
+wrk_run() { # $1 = base url, $2 = path, $3 = bodies file, $4 = seconds, $5 = output file or "" (warm-up)
+  local out
+  out="$(BENCH_BODIES="$3" BENCH_PATH="$2" BENCH_AUTH="$AUTH" \
+    wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$4s" --timeout 10s -s "$LT/bench.lua" "$1" 2>&1)" \
+    || die "wrk failed: $out"
+  local json
+  json="$(printf '%s\n' "$out" | sed -n 's/^BENCH_JSON //p')"
+  [ -n "$json" ] || die "wrk printed no result: $out"
+  if [ -n "$5" ]; then printf '%s\n' "$json" > "$5"; fi
+  log "  $(printf '%s' "$json" | jq -r --argjson b "$( [ "$2" = /v1/batch ] && echo "$BATCH_SIZE" || echo 1)" \
+    '"\(.requests / (.durationUs / 1e6) | floor) req/s (\(.requests / (.durationUs / 1e6) * $b | floor) events/s), errors \(.connectErrors + .readErrors + .writeErrors + .statusErrors + .timeouts)"')"
+  local ok
+  ok="$(printf '%s' "$json" | jq '.requests - .statusErrors')"
+  [ "$ok" -gt 0 ] || die "no request was answered with a success ($json)"
+}
+
+# --- 1. baseline -----------------------------------------------------------------------------------------------------
+log "baseline: bare Vert.x server on :$BASE_PORT"
+java -cp "$CP" eventrouter.loadtest.bench.BaselineServer --port "$BASE_PORT" --instances 2 > "$OUT/baseline.log" 2>&1 &
+BASE_PID=$!; PIDS+=("$BASE_PID")
+wait_port "$BASE_PORT" 30 "$BASE_PID" || die "the baseline server did not start (see $OUT/baseline.log)"
+BASE_URL="http://127.0.0.1:$BASE_PORT"
+log "baseline single events: warm-up ${BASE_WARM}s"
+wrk_run "$BASE_URL" /v1/track "$OUT/bodies-single.txt" "$BASE_WARM" ""
+for i in $(seq 1 "$REPEAT"); do
+  log "baseline single events: run $i"
+  wrk_run "$BASE_URL" /v1/track "$OUT/bodies-single.txt" "$RUN_SECS" "$RAW/baseline-single-$i.wrk.json"
+done
+log "baseline batches of $BATCH_SIZE: warm-up ${BASE_WARM}s"
+wrk_run "$BASE_URL" /v1/batch "$OUT/bodies-batch.txt" "$BASE_WARM" ""
+for i in $(seq 1 "$REPEAT"); do
+  log "baseline batches: run $i"
+  wrk_run "$BASE_URL" /v1/batch "$OUT/bodies-batch.txt" "$RUN_SECS" "$RAW/baseline-batch-$i.wrk.json"
+done
+kill "$BASE_PID"; wait "$BASE_PID" 2>/dev/null || true
+
+# --- 2. the router, its whole pipeline live, and a webhook sink ------------------------------------------------------
+java -cp "$CP" eventrouter.loadtest.bench.WebhookSink --port "$SINK_PORT" > "$OUT/sink.log" 2>&1 &
+SINK_PID=$!; PIDS+=("$SINK_PID")
+wait_port "$SINK_PORT" 30 "$SINK_PID" || die "the webhook sink did not start (see $OUT/sink.log)"
+SINK_URL="http://127.0.0.1:$SINK_PORT"
+
+RUN_DIR="$OUT/router"
+mkdir -p "$RUN_DIR"
+cp -r "$ROOT/conf" "$RUN_DIR/conf"
+# The delivery issue's format: a JSON array in conf/destinations.json, or the file ROUTER_DESTINATIONS names.
+jq -n --arg url "$SINK_URL/webhook" '[{id:"bench-sink",type:"webhook",url:$url,secret:"bench-secret-not-a-real-one"}]' \
+  > "$RUN_DIR/conf/destinations.json"
+# BENCH_ROUTER_JAVA_OPTS (e.g. -Xmx512m) adds JVM flags; by default there are none, as the README runs the router.
+ROUTER_JAVA_OPTS="${BENCH_ROUTER_JAVA_OPTS:-}"
+if [ -n "$ROUTER_JAVA_OPTS" ]; then
+  ROUTER_FLAGS="\`$ROUTER_JAVA_OPTS\` (set through BENCH_ROUTER_JAVA_OPTS)"
+else
+  ROUTER_FLAGS="(none, as the README runs it)"
+fi
+log "router on :$ROUTER_PORT (embedded Kafka :$KAFKA_PORT, Postgres :$PG_PORT, Redis :$REDIS_PORT)"
+(cd "$RUN_DIR" && exec env ROUTER_HTTP_HOST=127.0.0.1 ROUTER_HTTP_PORT="$ROUTER_PORT" ROUTER_DATA_DIR="$RUN_DIR/data" \
+  ROUTER_WRITE_KEYS="$WRITE_KEY" ROUTER_KAFKA_EMBEDDED_PORT="$KAFKA_PORT" ROUTER_PG_EMBEDDED_PORT="$PG_PORT" \
+  ROUTER_REDIS_EMBEDDED_PORT="$REDIS_PORT" ROUTER_DESTINATIONS="$RUN_DIR/conf/destinations.json" \
+  java $ROUTER_JAVA_OPTS -jar "$ROUTER_JAR" --conf conf/router.json) > "$OUT/router.log" 2>&1 &
+ROUTER_PID=$!; PIDS+=("$ROUTER_PID")
+ROUTER_URL="http://127.0.0.1:$ROUTER_PORT"
+wait_http "$ROUTER_URL/health" 180 "$ROUTER_PID" || die "the router did not become healthy (see $OUT/router.log)"
+PG_URL="$(grep -o 'postgresql://[^ ]*' "$OUT/router.log" | head -1)"
+KAFKA="$(grep -Eo 'Kafka +embedded [0-9.:]+' "$OUT/router.log" | awk '{print $3}' | head -1)"
+TOPIC="$(jq -r '.kafka.topic // "router.events"' "$RUN_DIR/conf/router.json")"
+GROUP="$(jq -r '.warehouse.groupId // "router-warehouse"' "$RUN_DIR/conf/router.json")"
+[ -n "$PG_URL" ] && [ -n "$KAFKA" ] || die "could not read the embedded Postgres/Kafka addresses from $OUT/router.log"
+"$JCMD" "$ROUTER_PID" VM.flags > "$OUT/router-vm-flags.txt" 2>&1 || log "jcmd VM.flags failed: $(head -3 "$OUT/router-vm-flags.txt")"
+jq --arg flags "$ROUTER_FLAGS" --arg kafka "$KAFKA" --arg pg "$PG_URL" \
+  --arg heapmax "$(grep -o -- '-XX:MaxHeapSize=[0-9]*' "$OUT/router-vm-flags.txt" | cut -d= -f2 || true)" \
+  --arg gc "$(grep -o -- '-XX:+Use[A-Za-z0-9]*GC' "$OUT/router-vm-flags.txt" | head -1 || true)" \
+  '. + {routerFlags:$flags,routerMaxHeapBytes:($heapmax|tonumber? // null),routerGc:$gc,
+        kafka:("embedded in the router JVM, single KRaft broker at " + $kafka),
+        postgres:("embedded child process of the router (zonky PostgreSQL 16) at " + ($pg|sub("postgresql://";""))),
+        redis:"embedded child process of the router (Redis 6.2)"}' "$RAW/meta.json" > "$RAW/meta.tmp" \
+  && mv "$RAW/meta.tmp" "$RAW/meta.json"
+
+drain() { # $1 = output file, $2 = seconds; the warehouse group's lag now, then wait (bounded) until it is 0
+  tool Probe drain --bootstrap "$KAFKA" --group "$GROUP" --topic "$TOPIC" --timeoutSec "${2:-300}" > "$1" \
+    || die "could not read the consumer lag"
+  log "  warehouse lag at end $(jq -r '"\(.lagAtEnd) events, drained=\(.drained) in \(.drainMs) ms"' "$1")"
+}
+
+log "router warm-up: ${ROUTER_WARM}s of single events, then batches (Kafka and the JIT need it)"
+wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$ROUTER_WARM" ""
+wrk_run "$ROUTER_URL" /v1/batch "$OUT/bodies-batch.txt" "$(( ROUTER_WARM / 3 + 1 ))" ""
+drain "$RAW/warmup.drain.json" 900
+
+for i in $(seq 1 "$REPEAT"); do
+  log "router single events: run $i"
+  wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$RUN_SECS" "$RAW/router-single-$i.wrk.json"
+  drain "$RAW/router-single-$i.drain.json"
+done
+profile() { # $1 = single|batch, $2 = path: one extra, uncounted saturation run recorded with JFR
+  log "router $1: profiling run with JFR (not counted)"
+  # The JDK's default settings (about 1% overhead), with CPU samples every 10 ms instead of 20 ms.
+  sed '/<event name="jdk.ExecutionSample">/,/<\/event>/ s|\(<setting name="period"[^>]*>\)[^<]*<|\110 ms<|' \
+    "$JAVA_HOME_DIR/lib/jfr/default.jfc" > "$OUT/bench.jfc"
+  "$JCMD" "$ROUTER_PID" JFR.start name="bench-$1" settings="$OUT/bench.jfc" > /dev/null
+  wrk_run "$ROUTER_URL" "$2" "$OUT/bodies-$1.txt" "$RUN_SECS" "$RAW/jfr-$1.wrk.json"
+  "$JCMD" "$ROUTER_PID" JFR.stop name="bench-$1" filename="$OUT/router-$1.jfr" > /dev/null
+  tool JfrTop --jfr "$OUT/router-$1.jfr" --top 20 > "$RAW/jfr-$1.json" || die "could not read the JFR file"
+  drain "$RAW/jfr-$1.drain.json"
+}
+if [ "$JFR" = 1 ]; then profile single /v1/track; fi
+for i in $(seq 1 "$REPEAT"); do
+  log "router batches of $BATCH_SIZE: run $i"
+  wrk_run "$ROUTER_URL" /v1/batch "$OUT/bodies-batch.txt" "$RUN_SECS" "$RAW/router-batch-$i.wrk.json"
+  drain "$RAW/router-batch-$i.drain.json"
+done
+
+if [ "$JFR" = 1 ]; then profile batch /v1/batch; fi
+
+# --- 3. fixed open-model rates: client latency, warehouse lag, receivedAt -> webhook sink, memory --------------------
+mem_sampler() { # $1 = output file; one line every 2 s: heap used KB, heap committed KB, RSS KB
+  while kill -0 "$ROUTER_PID" 2>/dev/null; do
+    local gc rss
+    gc="$("$JSTAT" -gc "$ROUTER_PID" 2>/dev/null | tail -1)" || break
+    rss="$(awk '/VmRSS/{print $2}' "/proc/$ROUTER_PID/status" 2>/dev/null)" || break
+    printf '%s %s\n' "$gc" "$rss" | awk '{printf "%d %d %d\n", $3+$4+$6+$8, $1+$2+$5+$7, $NF}' >> "$1"
+    sleep 2
+  done
+}
+DELIVERY=unknown
+for rate in $RATES; do
+  for i in $(seq 1 "$REPEAT"); do
+    log "router at $rate events/s (open model): run $i"
+    curl -sf -X POST "$SINK_URL/reset" > /dev/null || die "the webhook sink does not answer"
+    SAMPLER=""
+    if [ "$rate" = "$MEM_RATE" ]; then
+      mem_sampler "$RAW/mem-$rate-$i.txt" & SAMPLER=$!
+    fi
+    tool RateLoad --url "$ROUTER_URL/v1/track" --key "$WRITE_KEY" --rate "$rate" --seconds "$RATE_SECS" \
+      --warmup "$RATE_WARM" --connections 64 --out "$RAW/rate-$rate-$i.load.json" > /dev/null \
+      || die "the open-model load generator failed"
+    if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; fi
+    LOAD="$RAW/rate-$rate-$i.load.json"
+    [ "$(jq .ok "$LOAD")" -gt 0 ] || die "no request was answered with a success at $rate/s ($(jq -c .errors "$LOAD"))"
+    log "  $(jq -r '"achieved \(.achievedRate|floor)/s, errors \(.errorCount), client latency p50 \(.latencyMs.p50) ms p99 \(.latencyMs.p99) ms"' "$LOAD")"
+    drain "$RAW/rate-$rate-$i.drain.json"
+    tool Probe pglag --pg "$PG_URL" --fromMs "$(jq .firstSendEpochMs "$LOAD")" \
+      --toMs "$(( $(jq .lastAnswerEpochMs "$LOAD") + 1 ))" --expect "$(jq .measuredOk "$LOAD")" --timeoutSec 60 \
+      > "$RAW/rate-$rate-$i.pglag.json" || die "could not read the warehouse lag"
+    log "  warehouse lag $(jq -r '"p50 \(.p50Ms // "-") ms, p99 \(.p99Ms // "-") ms over \(.rows) rows"' "$RAW/rate-$rate-$i.pglag.json")"
+    # Deliveries: wait (bounded) for the sink to have every event, unless delivery is known not to run.
+    if [ "$DELIVERY" != absent ]; then
+      for _ in $(seq 1 $( [ "$DELIVERY" = unknown ] && echo 25 || echo 150 )); do
+        [ "$(curl -sf "$SINK_URL/stats" | jq .events)" -ge "$(jq .measuredOk "$LOAD")" ] && break
+        sleep 0.2
+      done
+    fi
+    curl -sf "$SINK_URL/stats" > "$RAW/rate-$rate-$i.sink.json" || die "the webhook sink does not answer"
+    if [ "$(jq .requests "$RAW/rate-$rate-$i.sink.json")" -gt 0 ]; then DELIVERY=present; elif [ "$DELIVERY" = unknown ]; then DELIVERY=absent; fi
+    log "  webhook sink $(jq -c . "$RAW/rate-$rate-$i.sink.json")"
+  done
+done
+
+# Live heap: a full GC once the load is over, then what is left.
+"$JCMD" "$ROUTER_PID" GC.run > /dev/null 2>&1 || true
+"$JSTAT" -gc "$ROUTER_PID" | tail -1 | awk -v rss="$(awk '/VmRSS/{print $2}' "/proc/$ROUTER_PID/status")" \
+  '{printf "{\"heapUsedKB\":%d,\"heapCommittedKB\":%d,\"rssKB\":%d}\n", $3+$4+$6+$8, $1+$2+$5+$7, rss}' > "$RAW/mem-after-gc.json"
+
+# --- 4. WebSocket push: measured once /v1/stream exists (issue 5) ----------------------------------------------------
+WS_STATUS="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+  -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+  "$ROUTER_URL/v1/stream?writeKey=$WRITE_KEY" || true)"
+jq -n --arg status "$WS_STATUS" '{upgradeStatus:$status, available:($status=="101")}' > "$RAW/ws.json"
+jq -n --arg d "$DELIVERY" '{delivery:$d}' > "$RAW/delivery.json"
+
+# --- 5. quick mode: the Gatling simulations, briefly, against the same router (proves they run; a generous limit) ---
+if [ "$MODE" = quick ]; then
+  for sim in ShopperJourneySimulation BatchIngestSimulation; do
+    log "Gatling $sim, 3 s at a low rate"
+    mvn -B -q -f "$LT/pom.xml" gatling:test -Dgatling.simulationClass="eventrouter.loadtest.$sim" \
+      -DbaseUrl="$ROUTER_URL" -DwriteKey="$WRITE_KEY" -Drate=5 -Dduration=3 -DthinkMs=50 -DpercentileMaxMs=10000 \
+      > "$OUT/gatling-$sim.log" 2>&1 || die "Gatling $sim failed (see $OUT/gatling-$sim.log)"
+    log "  $(grep -E '^Global: count of failed' "$OUT/gatling-$sim.log" | head -1)"
+  done
+fi
+
+log "stopping the router"
+kill "$ROUTER_PID"
+for _ in $(seq 1 300); do kill -0 "$ROUTER_PID" 2>/dev/null || break; sleep 0.1; done
+
+# --- 6. the report ---------------------------------------------------------------------------------------------------
+if [ "$MODE" = quick ]; then REPORT="$OUT/BENCHMARKS-quick.md"; else REPORT="$ROOT/BENCHMARKS.md"; fi
+tool Report --raw "$RAW" --notes "$LT/bench-notes.md" --json "$OUT/results.json" --markdown "$REPORT" \
+  || die "the report could not be written"
+log "wrote $REPORT and $OUT/results.json"

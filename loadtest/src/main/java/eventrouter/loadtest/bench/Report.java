@@ -1,0 +1,409 @@
+package eventrouter.loadtest.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+
+/**
+ * Turns the raw measurements that {@code bench.sh} leaves in {@code target/bench/raw} into
+ * {@code target/bench/results.json} and {@code BENCHMARKS.md}. Every number in both comes from a raw file of the same
+ * run; nothing is typed in. Each figure is the median of the runs, with their min and max.
+ *
+ * <pre>java -cp ... eventrouter.loadtest.bench.Report --raw DIR --notes FILE --json FILE --markdown FILE</pre>
+ */
+public final class Report {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final String PENDING_DELIVERY = "pending: delivery not yet merged (the router sent nothing to the webhook"
+      + " sink configured in conf/destinations.json)";
+  static final String PENDING_WS = "pending: WebSocket streaming not yet merged (/v1/stream does not upgrade)";
+
+  private final Path raw;
+  private final JsonNode meta;
+  private final int repeat;
+  private final int batchSize;
+
+  private Report(Path raw) throws IOException {
+    this.raw = raw;
+    this.meta = read("meta.json");
+    this.repeat = meta.path("repeat").asInt(1);
+    this.batchSize = meta.path("batchSize").asInt(100);
+  }
+
+  public static void main(String[] argv) throws IOException {
+    Args args = new Args(argv, 0);
+    Report report = new Report(Path.of(args.get("raw")));
+    ObjectNode results = report.results();
+    Files.createDirectories(Path.of(args.get("json")).toAbsolutePath().getParent());
+    Files.writeString(Path.of(args.get("json")), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(results));
+    Path notes = Path.of(args.get("notes"));
+    String notesText = Files.exists(notes) ? Files.readString(notes) : "";
+    Files.writeString(Path.of(args.get("markdown")), new Markdown(results, notesText).render());
+  }
+
+  // ---- results.json -------------------------------------------------------------------------------------------------
+
+  private ObjectNode results() throws IOException {
+    ObjectNode out = JSON.createObjectNode();
+    out.set("meta", meta);
+    ObjectNode baseline = out.putObject("baseline");
+    baseline.set("single", wrkFigure("baseline-single", 1, false));
+    baseline.set("batch", wrkFigure("baseline-batch", batchSize, false));
+    ObjectNode router = out.putObject("router");
+    ObjectNode single = wrkFigure("router-single", 1, true);
+    ObjectNode batch = wrkFigure("router-batch", batchSize, true);
+    single.put("ratioToBaseline", ratio(single, baseline.get("single")));
+    batch.put("ratioToBaseline", ratio(batch, baseline.get("batch")));
+    router.set("single", single);
+    router.set("batch", batch);
+
+    boolean delivery = read("delivery.json").path("delivery").asText().equals("present");
+    ArrayNode rates = out.putArray("rates");
+    for (JsonNode rate : meta.path("rates")) {
+      rates.add(rateFigure(rate.asInt(), delivery));
+    }
+    out.set("memory", memory());
+    JsonNode ws = read("ws.json");
+    ObjectNode websocket = out.putObject("websocketPush");
+    if (ws.path("available").asBoolean()) {
+      websocket.put("status", "not measured yet: /v1/stream upgrades, but the WebSocket benchmark is still to be"
+          + " written (issue 6, after issue 5)");
+    } else {
+      websocket.put("status", PENDING_WS + ", HTTP " + ws.path("upgradeStatus").asText());
+    }
+    ObjectNode profiles = out.putObject("profiles");
+    for (String shape : List.of("single", "batch")) {
+      if (Files.exists(raw.resolve("jfr-" + shape + ".json"))) {
+        ObjectNode profile = (ObjectNode) read("jfr-" + shape + ".json");
+        JsonNode wrk = read("jfr-" + shape + ".wrk.json");
+        profile.put("eventsPerSecWhileRecorded", round(wrk.path("requests").asDouble()
+            / (wrk.path("durationUs").asDouble() / 1e6) * (shape.equals("batch") ? batchSize : 1)));
+        profiles.set(shape, profile);
+      }
+    }
+    out.set("otherProcesses", neighbours());
+    out.set("targets", targets(out));
+    return out;
+  }
+
+  /**
+   * What else used the 2 cores while the benchmark ran: processes outside the benchmark's process tree seen above 20%
+   * of a core by the 15-second sampler, grouped by pid.
+   */
+  private ArrayNode neighbours() throws IOException {
+    ArrayNode out = JSON.createArrayNode();
+    Path file = raw.resolve("neighbours.txt");
+    if (!Files.exists(file)) {
+      return out;
+    }
+    // Grouped by command line with the digits masked, so that each build's many test JVMs count as one kind.
+    java.util.Map<String, ObjectNode> byKind = new java.util.LinkedHashMap<>();
+    for (String line : Files.readAllLines(file)) {
+      String[] parts = line.split(" ", 4);
+      if (parts.length < 4) {
+        continue;
+      }
+      double cpu = Double.parseDouble(parts[1]);
+      String kind = parts[3].replaceAll("[0-9]+", "N");
+      kind = kind.length() > 110 ? kind.substring(0, 110) + "..." : kind;
+      ObjectNode entry = byKind.computeIfAbsent(kind, k -> {
+        ObjectNode created = JSON.createObjectNode();
+        created.put("command", k);
+        created.put("firstSeen", parts[0]);
+        created.put("samples", 0);
+        created.put("maxCpuPercent", 0.0);
+        created.put("sumCpuPercent", 0.0);
+        return created;
+      });
+      entry.put("lastSeen", parts[0]);
+      entry.put("samples", entry.path("samples").asInt() + 1);
+      entry.put("maxCpuPercent", Math.max(entry.path("maxCpuPercent").asDouble(), cpu));
+      entry.put("sumCpuPercent", entry.path("sumCpuPercent").asDouble() + cpu);
+    }
+    List<ObjectNode> sorted = new ArrayList<>(byKind.values());
+    sorted.sort((a, b) -> Double.compare(b.path("sumCpuPercent").asDouble(), a.path("sumCpuPercent").asDouble()));
+    for (ObjectNode entry : sorted) {
+      entry.put("meanCpuPercentWhenSeen", round(entry.remove("sumCpuPercent").asDouble() / entry.path("samples").asInt()));
+      out.add(entry);
+    }
+    return out;
+  }
+
+  /** Saturation throughput from wrk runs: requests/s and events/s, and for the router whether each run counts. */
+  private ObjectNode wrkFigure(String prefix, int eventsPerRequest, boolean pipeline) throws IOException {
+    ObjectNode figure = JSON.createObjectNode();
+    ArrayNode runs = figure.putArray("runs");
+    List<Double> counted = new ArrayList<>();
+    List<Double> all = new ArrayList<>();
+    List<Double> drainRates = new ArrayList<>();
+    for (int i = 1; i <= repeat; i++) {
+      JsonNode wrk = read(prefix + "-" + i + ".wrk.json");
+      double seconds = wrk.path("durationUs").asDouble() / 1e6;
+      long errors = wrk.path("connectErrors").asLong() + wrk.path("readErrors").asLong()
+          + wrk.path("writeErrors").asLong() + wrk.path("statusErrors").asLong() + wrk.path("timeouts").asLong();
+      double eventsPerSec = wrk.path("requests").asDouble() / seconds * eventsPerRequest;
+      ObjectNode run = runs.addObject();
+      run.put("requestsPerSec", round(wrk.path("requests").asDouble() / seconds));
+      run.put("eventsPerSec", round(eventsPerSec));
+      run.put("errors", errors);
+      run.put("wrkClosedLoopP50Ms", wrk.path("p50Ms").asDouble());
+      run.put("wrkClosedLoopP99Ms", wrk.path("p99Ms").asDouble());
+      boolean counts = errors == 0;
+      if (pipeline) {
+        JsonNode drain = read(prefix + "-" + i + ".drain.json");
+        long lagAtEnd = drain.path("lagAtEnd").asLong();
+        // Bounded: at most two seconds' worth of this run's events behind, and all of it written within the probe's
+        // deadline once the load stops.
+        long bound = Math.max(1000, Math.round(2 * eventsPerSec));
+        boolean keptUp = lagAtEnd <= bound && drain.path("drained").asBoolean();
+        run.put("warehouseLagAtEndEvents", lagAtEnd);
+        run.put("warehouseLagBoundEvents", bound);
+        run.put("warehouseDrainMs", drain.path("drainMs").asLong());
+        if (drain.path("drained").asBoolean() && lagAtEnd >= 10_000) {
+          // How fast the warehouse wrote the backlog once the load had stopped: its ceiling on this machine.
+          double drainRate = lagAtEnd / (drain.path("drainMs").asDouble() / 1000);
+          run.put("warehouseDrainEventsPerSec", round(drainRate));
+          drainRates.add(drainRate);
+        }
+        run.put("pipelineKeptUp", keptUp);
+        counts = counts && keptUp;
+      }
+      run.put("counts", counts);
+      all.add(eventsPerSec);
+      if (counts) {
+        counted.add(eventsPerSec);
+      }
+    }
+    figure.put("runsCounted", counted.size());
+    if (pipeline) {
+      figure.set("warehouseDrainEventsPerSec", stats(drainRates));
+    }
+    figure.set("eventsPerSec", stats(counted.isEmpty() ? all : counted));
+    if (counted.isEmpty()) {
+      figure.put("note", "no run counted (errors, or the pipeline did not keep up); the figure is over all runs");
+    }
+    return figure;
+  }
+
+  private ObjectNode rateFigure(int rate, boolean delivery) throws IOException {
+    ObjectNode figure = JSON.createObjectNode();
+    figure.put("rate", rate);
+    List<JsonNode> loads = new ArrayList<>();
+    List<JsonNode> lags = new ArrayList<>();
+    List<JsonNode> sinks = new ArrayList<>();
+    ArrayNode runs = figure.putArray("runs");
+    long errors = 0;
+    boolean keptUp = true;
+    for (int i = 1; i <= repeat; i++) {
+      String name = "rate-" + rate + "-" + i;
+      JsonNode load = read(name + ".load.json");
+      JsonNode drain = read(name + ".drain.json");
+      JsonNode lag = read(name + ".pglag.json");
+      JsonNode sink = read(name + ".sink.json");
+      loads.add(load);
+      lags.add(lag);
+      sinks.add(sink);
+      errors += load.path("errorCount").asLong();
+      keptUp &= drain.path("drained").asBoolean() && lag.path("complete").asBoolean();
+      ObjectNode run = runs.addObject();
+      run.put("achievedRate", round(load.path("achievedRate").asDouble()));
+      run.put("errors", load.path("errorCount").asLong());
+      run.set("errorsByKind", load.path("errors"));
+      run.set("clientLatencyMs", load.path("latencyMs"));
+      run.set("serviceTimeMs", load.path("serviceTimeMs"));
+      run.put("warehouseLagAtEndEvents", drain.path("lagAtEnd").asLong());
+      run.set("warehouseLagMs", lag);
+      run.set("webhookSink", sink);
+    }
+    figure.put("errors", errors);
+    figure.put("pipelineKeptUp", keptUp);
+    figure.set("achievedRate", stats(values(loads, n -> n.path("achievedRate"))));
+    ObjectNode client = figure.putObject("clientLatencyMs");
+    for (String p : List.of("p50", "p99", "p999")) {
+      client.set(p, stats(values(loads, n -> n.path("latencyMs").path(p))));
+    }
+    ObjectNode warehouse = figure.putObject("warehouseLagMs");
+    for (String p : List.of("p50", "p99", "p999", "max")) {
+      warehouse.set(p, stats(values(lags, n -> n.path(p + "Ms"))));
+    }
+    if (delivery) {
+      ObjectNode e2e = figure.putObject("endToEndWebhookMs");
+      for (String p : List.of("p50", "p99", "p999")) {
+        e2e.set(p, stats(values(sinks, n -> n.path(p + "Ms"))));
+      }
+      e2e.set("eventsReceived", stats(values(sinks, n -> n.path("events"))));
+    } else {
+      figure.put("endToEndWebhookMs", PENDING_DELIVERY);
+    }
+    return figure;
+  }
+
+  private ObjectNode memory() throws IOException {
+    ObjectNode memory = JSON.createObjectNode();
+    int rate = meta.path("memRate").asInt();
+    memory.put("sampledAtRate", rate);
+    List<Double> heap = new ArrayList<>();
+    List<Double> committed = new ArrayList<>();
+    List<Double> rss = new ArrayList<>();
+    for (int i = 1; i <= repeat; i++) {
+      Path samples = raw.resolve("mem-" + rate + "-" + i + ".txt");
+      if (!Files.exists(samples)) {
+        continue;
+      }
+      for (String line : Files.readAllLines(samples)) {
+        String[] parts = line.trim().split("\\s+");
+        if (parts.length == 3) {
+          heap.add(Double.parseDouble(parts[0]) / 1024);
+          committed.add(Double.parseDouble(parts[1]) / 1024);
+          rss.add(Double.parseDouble(parts[2]) / 1024);
+        }
+      }
+    }
+    memory.put("samples", heap.size());
+    memory.set("heapUsedMB", stats(heap));
+    memory.set("heapCommittedMB", stats(committed));
+    memory.set("rssMB", stats(rss));
+    JsonNode after = read("mem-after-gc.json");
+    ObjectNode afterGc = memory.putObject("afterFullGcMB");
+    afterGc.put("heapUsed", round(after.path("heapUsedKB").asDouble() / 1024));
+    afterGc.put("heapCommitted", round(after.path("heapCommittedKB").asDouble() / 1024));
+    afterGc.put("rss", round(after.path("rssKB").asDouble() / 1024));
+    return memory;
+  }
+
+  private ArrayNode targets(ObjectNode results) {
+    ArrayNode targets = JSON.createArrayNode();
+    JsonNode single = results.path("router").path("single");
+    target(targets, "Single-event ingest, whole pipeline live", ">= 35% of the bare baseline",
+        pct(single.path("ratioToBaseline").asDouble()) + " of baseline (" + num(single.path("eventsPerSec")
+            .path("median").asDouble()) + " vs " + num(results.path("baseline").path("single").path("eventsPerSec")
+            .path("median").asDouble()) + " events/s)",
+        single.path("ratioToBaseline").asDouble() / 0.35, single.path("runsCounted").asInt() > 0
+            && single.path("ratioToBaseline").asDouble() >= 0.35, single.path("runsCounted").asInt() == 0);
+    JsonNode batch = results.path("router").path("batch");
+    double batchRate = batch.path("eventsPerSec").path("median").asDouble();
+    target(targets, "Batched ingest, whole pipeline live", ">= 150,000 events/s", num(batchRate) + " events/s ("
+            + pct(batch.path("ratioToBaseline").asDouble()) + " of the baseline's batches)",
+        batchRate / 150_000, batch.path("runsCounted").asInt() > 0 && batchRate >= 150_000,
+        batch.path("runsCounted").asInt() == 0);
+    JsonNode at5k = null;
+    for (JsonNode rate : results.path("rates")) {
+      if (rate.path("rate").asInt() == 5000) {
+        at5k = rate;
+      }
+    }
+    if (at5k == null) {
+      for (String name : List.of("End-to-end receivedAt -> webhook p50 at 5k/s",
+          "End-to-end receivedAt -> webhook p99 at 5k/s", "Warehouse lag p99 at 5k/s")) {
+        targets.addObject().put("name", name).put("verdict", "not run in this mode");
+      }
+    } else {
+      JsonNode e2e = at5k.path("endToEndWebhookMs");
+      if (e2e.isTextual()) {
+        targets.addObject().put("name", "End-to-end receivedAt -> webhook p50 at 5k/s").put("target", "<= 2 ms")
+            .put("measured", e2e.asText()).put("verdict", "pending");
+        targets.addObject().put("name", "End-to-end receivedAt -> webhook p99 at 5k/s").put("target", "<= 10 ms")
+            .put("measured", e2e.asText()).put("verdict", "pending");
+      } else {
+        double p50 = e2e.path("p50").path("median").asDouble();
+        double p99 = e2e.path("p99").path("median").asDouble();
+        target(targets, "End-to-end receivedAt -> webhook p50 at 5k/s", "<= 2 ms", ms(p50), 2 / Math.max(p50, 1e-9),
+            p50 <= 2, false);
+        target(targets, "End-to-end receivedAt -> webhook p99 at 5k/s", "<= 10 ms", ms(p99),
+            10 / Math.max(p99, 1e-9), p99 <= 10, false);
+      }
+      double lag99 = at5k.path("warehouseLagMs").path("p99").path("median").asDouble();
+      target(targets, "Warehouse lag p99 at 5k/s", "<= 1000 ms", ms(lag99), 1000 / Math.max(lag99, 1e-9),
+          lag99 <= 1000 && at5k.path("errors").asLong() == 0, false);
+    }
+    targets.addObject().put("name", "WebSocket push p99").put("target", "<= 15 ms")
+        .put("measured", results.path("websocketPush").path("status").asText()).put("verdict", "pending");
+    JsonNode memory = results.path("memory");
+    double heap = memory.path("heapUsedMB").path("median").asDouble();
+    target(targets, "Heap used at steady state (" + memory.path("sampledAtRate").asInt() + " events/s)", "<= 512 MB",
+        num(heap) + " MB (max " + num(memory.path("heapUsedMB").path("max").asDouble()) + " MB; live after full GC "
+            + num(memory.path("afterFullGcMB").path("heapUsed").asDouble()) + " MB)",
+        512 / Math.max(heap, 1e-9), heap <= 512, false);
+    return targets;
+  }
+
+  /** score: measured relative to the target, > 1 is better than the target. */
+  private static void target(ArrayNode targets, String name, String target, String measured, double score, boolean met,
+      boolean notCounted) {
+    ObjectNode row = targets.addObject();
+    row.put("name", name);
+    row.put("target", target);
+    row.put("measured", measured);
+    row.put("ratioToTarget", round2(score));
+    row.put("verdict", notCounted ? "missed (no run counted)" : met ? "met" : "missed");
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------------------------
+
+  private JsonNode read(String name) throws IOException {
+    Path file = raw.resolve(name);
+    if (!Files.exists(file)) {
+      throw new IOException("missing raw result " + file + ": the benchmark did not finish");
+    }
+    return JSON.readTree(file.toFile());
+  }
+
+  private static List<Double> values(List<JsonNode> nodes, Function<JsonNode, JsonNode> field) {
+    List<Double> out = new ArrayList<>();
+    for (JsonNode node : nodes) {
+      JsonNode value = field.apply(node);
+      if (value.isNumber()) {
+        out.add(value.asDouble());
+      }
+    }
+    return out;
+  }
+
+  static ObjectNode stats(List<Double> values) {
+    ObjectNode node = JSON.createObjectNode();
+    node.put("n", values.size());
+    if (values.isEmpty()) {
+      return node;
+    }
+    List<Double> sorted = new ArrayList<>(values);
+    sorted.sort(Double::compare);
+    int n = sorted.size();
+    double median = n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    node.put("median", round2(median));
+    node.put("min", round2(sorted.get(0)));
+    node.put("max", round2(sorted.get(n - 1)));
+    return node;
+  }
+
+  private static double ratio(JsonNode router, JsonNode baseline) {
+    double base = baseline.path("eventsPerSec").path("median").asDouble();
+    return base == 0 ? 0 : Math.round(10_000 * router.path("eventsPerSec").path("median").asDouble() / base) / 10_000.0;
+  }
+
+  static double round(double value) {
+    return Math.round(value);
+  }
+
+  static double round2(double value) {
+    return Math.round(value * 100) / 100.0;
+  }
+
+  static String num(double value) {
+    return String.format(Locale.ROOT, "%,.0f", value);
+  }
+
+  static String pct(double ratio) {
+    return String.format(Locale.ROOT, "%.1f%%", ratio * 100);
+  }
+
+  static String ms(double value) {
+    return String.format(Locale.ROOT, "%.2f ms", value);
+  }
+}
