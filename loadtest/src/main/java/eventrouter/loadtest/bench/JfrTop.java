@@ -18,7 +18,9 @@ import jdk.jfr.consumer.RecordingFile;
  * and by total time (anywhere on the stack), and the share of samples per area of the code (Kafka broker, Kafka
  * client, Jackson, Netty, Vert.x, Postgres client, router code, JDK), by the first frame that belongs to an area.
  *
- * <pre>java -cp ... eventrouter.loadtest.bench.JfrTop --jfr FILE [--top 15]</pre> prints JSON.
+ * <pre>java -cp ... eventrouter.loadtest.bench.JfrTop --jfr FILE [--top 15] [--afterEpochMs T]</pre> prints JSON.
+ * {@code --afterEpochMs} counts only samples taken after T: starting a recording retransforms JDK classes, and the
+ * code that inlined them runs deoptimised until it is compiled again, so the first seconds are not representative.
  */
 public final class JfrTop {
   private static final List<String[]> AREAS = List.of(
@@ -50,6 +52,7 @@ public final class JfrTop {
   public static void main(String[] argv) throws Exception {
     Args args = new Args(argv, 0);
     int top = (int) args.getLong("top", 15);
+    long after = args.getLong("afterEpochMs", 0);
     Map<String, Long> self = new HashMap<>();
     Map<String, Long> total = new HashMap<>();
     Map<String, Long> entryPoints = new HashMap<>();
@@ -58,7 +61,8 @@ public final class JfrTop {
     try (RecordingFile file = new RecordingFile(Path.of(args.get("jfr")))) {
       while (file.hasMoreEvents()) {
         RecordedEvent event = file.readEvent();
-        if (!event.getEventType().getName().equals("jdk.ExecutionSample") || event.getStackTrace() == null) {
+        if (!event.getEventType().getName().equals("jdk.ExecutionSample") || event.getStackTrace() == null
+            || event.getStartTime().toEpochMilli() < after) {
           continue;
         }
         List<RecordedFrame> frames = event.getStackTrace().getFrames();

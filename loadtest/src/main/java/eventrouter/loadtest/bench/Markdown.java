@@ -161,7 +161,8 @@ final class Markdown {
       line("## Profile: " + (shape.equals("single") ? "single-event" : "batch") + " ingest at saturation (JFR)");
       line("");
       line("One extra, uncounted " + meta.path("runSecs").asInt() + " s saturation run recorded with `jcmd PID"
-          + " JFR.start` and the JDK's default settings with CPU samples every 10 ms (" + profile.path("samples").asInt()
+          + " JFR.start` and the JDK's default settings with CPU samples every 10 ms, after 10 s of the same load under"
+          + " the recording so that the code JFR deoptimises is compiled again (" + profile.path("samples").asInt()
           + " CPU samples of the router JVM; the run did " + Report.num(profile.path("eventsPerSecWhileRecorded")
           .asDouble()) + " events/s while recorded). Samples by area (the innermost frame that is not JDK code"
           + " decides):");
