@@ -263,7 +263,9 @@ class RealtimeTest {
   void reload() throws Exception {
     String user = "reload-" + id();
     post(track(user, "Product Added", new JsonObject().put("product_id", "r-1").put("price", 3)));
-    assertEquals(1, awaitEventCount(user, 1).getJsonArray("timers").size());
+    // The timer is armed by the event's second script, after its session count: wait for the timer itself.
+    Await.until(vertx, Duration.ofSeconds(30), "the abandonment timer is armed", () -> vertx.executeBlocking(
+        () -> user(user).getJsonArray("timers").size() == 1));
     String good = Files.readString(rulesFile);
     try {
       Files.writeString(rulesFile, good.replace("event.event == 'Login Failed'", "event.evnt == 'Login Failed' &&"));
