@@ -2,7 +2,7 @@
 # The benchmark: measures, in one run on this machine, the bare Vert.x baseline and the router with its whole pipeline
 # live, and writes BENCHMARKS.md (repo root) and target/bench/results.json.
 #
-#   loadtest/bench.sh           full run (about 15 minutes): every figure is the median of 3 runs, after warm-up
+#   loadtest/bench.sh           full run (about 20 minutes): every figure is the median of 3 runs, after warm-up
 #   loadtest/bench.sh --quick   a few seconds at a low rate, 1 run each: proves the harness works (CI), judges no speed;
 #                               writes target/bench/BENCHMARKS-quick.md and target/bench/results.json
 #   BENCH_ROUTER_JAVA_OPTS=-Xmx512m loadtest/bench.sh    the same with JVM flags for the router (none by default)
