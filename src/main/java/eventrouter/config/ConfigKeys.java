@@ -128,7 +128,8 @@ public final class ConfigKeys {
   public static final ConfigKey<String> DESTINATIONS = ConfigKey.string("delivery.destinations", "ROUTER_DESTINATIONS",
       "conf/destinations.json", "JSON file holding the array of destinations (a missing default file means none)");
   public static final ConfigKey<String> DELIVERY_GROUP = ConfigKey.string("delivery.groupId",
-      "ROUTER_DELIVERY_GROUP_ID", "router-delivery", "Kafka consumer group that feeds delivery (events and signals)");
+      "ROUTER_DELIVERY_GROUP_ID", "router-delivery",
+      "prefix of delivery's consumer groups: each destination reads the log in its own, `<groupId>.<destination id>`");
   public static final ConfigKey<Integer> DELIVERY_TIMEOUT_MS = ConfigKey.integer("delivery.timeoutMs",
       "ROUTER_DELIVERY_TIMEOUT_MS", 10_000, 10, 300_000, "default: longest wait for one delivery request");
   public static final ConfigKey<Integer> DELIVERY_MAX_IN_FLIGHT = ConfigKey.integer("delivery.maxInFlight",
@@ -147,7 +148,7 @@ public final class ConfigKeys {
       "default: share of each retry delay taken off at random, so retries do not come in step");
   public static final ConfigKey<Integer> DELIVERY_QUEUE_SIZE = ConfigKey.integer("delivery.queueSize",
       "ROUTER_DELIVERY_QUEUE_SIZE", 1_000, 1, 1_000_000,
-      "default: deliveries a destination holds in memory; beyond that they are parked in Postgres");
+      "default: records a destination holds unsettled; at that many, its feed stops reading until it catches up");
   public static final ConfigKey<Integer> DELIVERY_CIRCUIT_FAILURES = ConfigKey.integer("delivery.circuitFailures",
       "ROUTER_DELIVERY_CIRCUIT_FAILURES", 5, 1, 10_000,
       "default: retryable failures within 10 s that open a destination's circuit breaker");
@@ -157,9 +158,6 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> DELIVERY_RETRY_POLL_MS = ConfigKey.integer("delivery.retryPollMs",
       "ROUTER_DELIVERY_RETRY_POLL_MS", 1_000, 10, 60_000,
       "how often each destination looks for parked deliveries that are due");
-  public static final ConfigKey<Integer> DELIVERY_MAX_PENDING = ConfigKey.integer("delivery.maxPendingRecords",
-      "ROUTER_DELIVERY_MAX_PENDING_RECORDS", 20_000, 1, 10_000_000,
-      "log records read but not yet settled for every destination; above it, reading pauses");
 
   public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS,
       KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS, KAFKA_LINGER_MS,
@@ -171,6 +169,5 @@ public final class ConfigKeys {
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,
       WAREHOUSE_RETRY_MAX_MS, DESTINATIONS, DELIVERY_GROUP, DELIVERY_TIMEOUT_MS, DELIVERY_MAX_IN_FLIGHT,
       DELIVERY_MAX_ATTEMPTS, DELIVERY_RETRY_DEADLINE_MS, DELIVERY_BACKOFF_BASE_MS, DELIVERY_BACKOFF_MAX_MS,
-      DELIVERY_JITTER, DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURES, DELIVERY_CIRCUIT_RESET_MS, DELIVERY_RETRY_POLL_MS,
-      DELIVERY_MAX_PENDING);
+      DELIVERY_JITTER, DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURES, DELIVERY_CIRCUIT_RESET_MS, DELIVERY_RETRY_POLL_MS);
 }

@@ -91,9 +91,8 @@ public record RouterConfig(
    *
    * @param destinationsFile where the destinations were read from
    * @param retryPollMs how often each destination looks for parked deliveries that are due
-   * @param maxPendingRecords log records read but not yet settled, above which reading pauses
    */
-  public record DeliveryConfig(String destinationsFile, String groupId, int retryPollMs, int maxPendingRecords,
+  public record DeliveryConfig(String destinationsFile, String groupId, int retryPollMs,
       DestinationConfig.DeliveryPolicy defaults, List<DestinationConfig> destinations) {
   }
 
@@ -157,7 +156,7 @@ public record RouterConfig(
     String file = settings.get(DESTINATIONS);
     List<DestinationConfig> destinations = DestinationsFile.read(Path.of(file), settings.isSet(DESTINATIONS), defaults);
     return new DeliveryConfig(file, settings.get(DELIVERY_GROUP), settings.get(DELIVERY_RETRY_POLL_MS),
-        settings.get(DELIVERY_MAX_PENDING), defaults, destinations);
+        defaults, destinations);
   }
 
   public RouterConfig withSecrets(String adminToken, List<SourceConfig> sources) {

@@ -32,8 +32,9 @@ import org.slf4j.LoggerFactory;
  * delivery verticle's event loop; nothing here blocks.
  *
  * <p>A delivery from the log is settled (its future completes) once it is delivered, parked in the retry store, or a
- * dead letter. It is parked at once, without an attempt, when the circuit is open or the queue is full, so a
- * destination that hangs costs memory and offsets only until its requests time out.
+ * dead letter. It is parked at once, without an attempt, when the circuit is open, so a destination that hangs holds
+ * its feed's offsets only until its requests time out. Its queue is bounded by its {@link DestinationFeed}, which
+ * stops reading at {@code queueSize} unsettled records.
  *
  * <p>Ordered destinations keep a lane per user: only the lane's head is attempted, and a user with parked rows sends
  * newer events to the store behind them, so that a failing event holds back only that user's later events.
@@ -159,8 +160,6 @@ final class DestinationWorker {
       park(d, 0, "waits behind an earlier event of user " + d.userKey);
     } else if (breaker.state() == CircuitBreakerState.OPEN) {
       parkWhileOpen(d);
-    } else if (ready.size() >= policy.queueSize()) {
-      park(d, 0, "queue full (" + policy.queueSize() + ")");
     } else {
       d.readyAtNanos = System.nanoTime();
       ready.add(d);
