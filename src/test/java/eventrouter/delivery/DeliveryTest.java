@@ -92,6 +92,7 @@ class DeliveryTest {
             .put("backoffBaseMs", 100).put("backoffMaxMs", 200).put("maxAttempts", 20))
         .add(webhook("batched", "/batched", "event.event == 'Batched'")
             .put("batch", new JsonObject().put("maxEvents", 5).put("maxMs", 100)))
+        .add(webhook("slow", "/slow", "event.event == 'Slow'").put("queueSize", 3).put("maxInFlight", 1))
         .add(webhook("signals-only", "/signals", "event.event == 'Cart Abandoned'")
             .put("streams", new JsonArray().add("signals")))
         .add(new JsonObject().put("id", "to-kafka").put("type", "kafka").put("topic", OUT_TOPIC)
@@ -193,6 +194,42 @@ class DeliveryTest {
         .counter().count() >= 2);
     assertTrue(router.router().meterRegistry().get("router.delivery.latency").tag("destination", "fan-a")
         .timer().count() >= 2, "the latency histogram records receivedAt → delivered");
+  }
+
+  @Test
+  @DisplayName("a destination slower than the stream falls behind in its own consumer group: nothing is parked")
+  void slowDestinationWaitsInKafka() throws Exception {
+    List<String> ids = new ArrayList<>();
+    List<JsonObject> events = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      String messageId = id();
+      sink.script(messageId, Reply.slow(100));
+      ids.add(messageId);
+      events.add(track("Slow", "slow-user-" + i, messageId));
+    }
+    send(events.toArray(JsonObject[]::new));
+    long mostParked = 0;
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (sink.deliveredOn("/slow").size() < ids.size() && System.nanoTime() < deadline) {
+      // 20 events, 3 held at a time, 100 ms each: the other 17 wait in Kafka, not in delivery_retries.
+      mostParked = Math.max(mostParked, router.query(
+          "SELECT count(*) FROM delivery_retries WHERE destination = 'slow'").get(0).getLong(0));
+      Thread.sleep(20);
+    }
+    assertEquals(Set.copyOf(ids), sink.deliveredOn("/slow").stream().map(Received::messageId)
+        .collect(Collectors.toSet()));
+    assertEquals(0, mostParked, "a busy destination parks nothing in Postgres");
+    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+        router.router().kafkaBootstrap()))) {
+      await("the slow destination commits in its own group", () -> {
+        try {
+          return !admin.listConsumerGroupOffsets("router-delivery.slow").partitionsToOffsetAndMetadata().get()
+              .isEmpty();
+        } catch (Exception e) {
+          return false;
+        }
+      });
+    }
   }
 
   @Test
