@@ -33,10 +33,12 @@ public final class Expression {
 
   private final String source;
   private final CelRuntime.Program program;
+  private final Guard guard;
 
-  private Expression(String source, CelRuntime.Program program) {
+  private Expression(String source, CelRuntime.Program program, Guard guard) {
     this.source = source;
     this.program = program;
+    this.guard = guard;
   }
 
   /** @param where names the rule and field, for the error message */
@@ -44,7 +46,7 @@ public final class Expression {
     CelValidationResult result = COMPILER.compile(source);
     try {
       CelAbstractSyntaxTree ast = result.getAst();
-      return new Expression(source, RUNTIME.createProgram(ast));
+      return new Expression(source, RUNTIME.createProgram(ast), Guard.of(ast.getExpr()));
     } catch (CelValidationException e) {
       CelIssue first = e.getErrors().get(0);
       throw new RuleException(where + ": expression `" + source + "` has an error at line "
@@ -64,13 +66,23 @@ public final class Expression {
     return program.eval(Map.of("event", facts.event(), "session", facts.session(), "traits", facts.traits()));
   }
 
-  /** True only when the expression yields true; an evaluation error (a missing field, say) counts as false. */
+  /**
+   * True only when the expression yields true; an evaluation error (a missing field, say) counts as false. An event
+   * that fails the expression's {@link Guard} is answered without evaluating it.
+   */
   public boolean holds(Facts facts) {
+    if (!guard.admits(facts.event())) {
+      return false;
+    }
     try {
       return Boolean.TRUE.equals(evaluate(facts));
     } catch (CelEvaluationException e) {
       return false;
     }
+  }
+
+  Guard guard() {
+    return guard;
   }
 
   @Override
