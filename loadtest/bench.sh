@@ -2,14 +2,19 @@
 # The benchmark: measures, in one run on this machine, the bare Vert.x baseline and the router with its whole pipeline
 # live, and writes BENCHMARKS.md (repo root) and target/bench/results.json.
 #
-#   loadtest/bench.sh           full run (about 20 minutes): every figure is the median of 3 runs, after warm-up
-#   loadtest/bench.sh --quick   a few seconds at a low rate, 1 run each: proves the harness works (CI), judges no speed;
+#   loadtest/bench.sh           full run (about 20 minutes of load, plus the waits for every consumer group to catch up
+#                               between runs, each at most 10 minutes): every figure is the median of 3 runs, after warm-up
+#   loadtest/bench.sh --quick   a few seconds per measurement at a low rate, 1 run each (a few minutes in all): proves the
+#                               harness works (CI), judges no speed;
 #                               writes target/bench/BENCHMARKS-quick.md and target/bench/results.json
-#   BENCH_ROUTER_JAVA_OPTS=-Xmx512m loadtest/bench.sh    the same with JVM flags for the router (none by default)
+#   BENCH_ROUTER_JAVA_OPTS='-Xmx1g -XX:+UseZGC' loadtest/bench.sh   other JVM flags for the router (default -Xmx512m;
+#                               set it empty for none)
 #
-# Processes, all on 127.0.0.1: the baseline server, the router (java -jar target/event-router.jar, embedded Kafka,
-# Redis and Postgres, as the README runs it), a webhook sink, and the load generators (wrk for saturation
-# throughput; eventrouter.loadtest.bench.RateLoad for fixed open-model rates). Every loop and run is bounded in time.
+# Processes, all on 127.0.0.1: the baseline server, the router (java -Xmx512m -jar target/event-router.jar, embedded
+# Kafka, Redis and Postgres, as the README runs it), a webhook sink, and the load generators (wrk for saturation
+# throughput; eventrouter.loadtest.bench.RateLoad for fixed open-model rates; eventrouter.loadtest.bench.PushProbe
+# for signals pushed over WebSockets). Between runs it waits until every consumer group has caught up. Every loop
+# and run is bounded in time.
 # Exits non-zero only when the harness itself cannot work (a build, a process that does not start, no request
 # answered); slow figures and missed targets are reported, never fatal.
 set -euo pipefail
@@ -26,12 +31,16 @@ case "${1:-}" in
   *) echo "usage: loadtest/bench.sh [--quick]" >&2; exit 2 ;;
 esac
 
+# DRAIN_SECS bounds each wait for the consumer groups to catch up after a run (WARM_DRAIN_SECS after the warm-up);
+# PUSH_* is the WebSocket push measurement: sockets (one user each), events/s, seconds measured after a warm-up.
 if [ "$MODE" = quick ]; then
   REPEAT=1; BASE_WARM=1; RUN_SECS=2; ROUTER_WARM=3; RATES="200"; MEM_RATE=200; RATE_SECS=3; RATE_WARM=1
-  CONNECTIONS=16; JFR=0
+  CONNECTIONS=16; JFR=0; DRAIN_SECS=60; WARM_DRAIN_SECS=120
+  PUSH_SOCKETS=20; PUSH_RATE=50; PUSH_SECS=3; PUSH_WARM=1
 else
   REPEAT=3; BASE_WARM=10; RUN_SECS=12; ROUTER_WARM=30; RATES="1000 5000 10000"; MEM_RATE=5000; RATE_SECS=20
-  RATE_WARM=5; CONNECTIONS=128; JFR=1
+  RATE_WARM=5; CONNECTIONS=128; JFR=1; DRAIN_SECS=600; WARM_DRAIN_SECS=900
+  PUSH_SOCKETS=200; PUSH_RATE=500; PUSH_SECS=20; PUSH_WARM=5
 fi
 JFR="${BENCH_JFR:-$JFR}" # BENCH_JFR=1 records the JFR profiles in quick mode too (a check of the harness)
 WRK_THREADS=2
@@ -140,12 +149,15 @@ jq -n --arg mode "$MODE" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --argjson repeat "$REPEAT" --argjson runSecs "$RUN_SECS" --argjson routerWarm "$ROUTER_WARM" \
   --argjson baseWarm "$BASE_WARM" --argjson rateSecs "$RATE_SECS" --argjson rateWarm "$RATE_WARM" \
   --argjson connections "$CONNECTIONS" --argjson threads "$WRK_THREADS" --argjson batchSize "$BATCH_SIZE" \
-  --argjson memRate "$MEM_RATE" --arg rates "$RATES" \
+  --argjson memRate "$MEM_RATE" --arg rates "$RATES" --argjson drainSecs "$DRAIN_SECS" \
+  --argjson pushSockets "$PUSH_SOCKETS" --argjson pushRate "$PUSH_RATE" --argjson pushSecs "$PUSH_SECS" \
+  --argjson pushWarm "$PUSH_WARM" \
   '{mode:$mode,date:$date,commit:$commit,dirtyFiles:($dirty|tonumber),java:$java,cpu:$cpu,memory:$mem,kernel:$kernel,
     loadAverageAtStart:$load,wrk:$wrk,repeat:$repeat,runSecs:$runSecs,
     routerWarmSecs:$routerWarm,baselineWarmSecs:$baseWarm,rateSecs:$rateSecs,rateWarmSecs:$rateWarm,
     connections:$connections,wrkThreads:$threads,batchSize:$batchSize,memRate:$memRate,
-    rates:($rates|split(" ")|map(tonumber))}' > "$RAW/meta.json"
+    rates:($rates|split(" ")|map(tonumber)),drainSecs:$drainSecs,
+    push:{sockets:$pushSockets,rate:$pushRate,seconds:$pushSecs,warmupSecs:$pushWarm,via:"http"}}' > "$RAW/meta.json"
 
 : > "$RAW/neighbours.txt"
 neighbours "$RAW/neighbours.txt" & PIDS+=("$!")
@@ -201,12 +213,21 @@ cp -r "$ROOT/conf" "$RUN_DIR/conf"
 # The delivery issue's format: a JSON array in conf/destinations.json, or the file ROUTER_DESTINATIONS names.
 jq -n --arg url "$SINK_URL/webhook" '[{id:"bench-sink",type:"webhook",url:$url,secret:"bench-secret-not-a-real-one"}]' \
   > "$RUN_DIR/conf/destinations.json"
-# BENCH_ROUTER_JAVA_OPTS (e.g. -Xmx512m) adds JVM flags; by default there are none, as the README runs the router.
-ROUTER_JAVA_OPTS="${BENCH_ROUTER_JAVA_OPTS:-}"
-if [ -n "$ROUTER_JAVA_OPTS" ]; then
-  ROUTER_FLAGS="\`$ROUTER_JAVA_OPTS\` (set through BENCH_ROUTER_JAVA_OPTS)"
+# A match rule for the WebSocket push measurement: every "Bench Push" track raises "Bench Pushed", which the real-time
+# path pushes to the user's sockets; it copies its cause's receivedAt, from which PushProbe times the push.
+RULES_FILE="$RUN_DIR/$(jq -r '.rules.file // "conf/rules.json"' "$RUN_DIR/conf/router.json")"
+jq '.rules += [{id:"bench-push",kind:"match",when:"event.type == '"'track'"' && event.event == '"'Bench Push'"'",
+    signal:"Bench Pushed",properties:{causeReceivedAt:"event.receivedAt"},
+    description:"loadtest/bench.sh: WebSocket push latency"}]' "$RULES_FILE" > "$RULES_FILE.tmp" \
+  && mv "$RULES_FILE.tmp" "$RULES_FILE"
+# The router's JVM flags: -Xmx512m, as the README runs it. BENCH_ROUTER_JAVA_OPTS replaces them (empty: none).
+ROUTER_JAVA_OPTS="${BENCH_ROUTER_JAVA_OPTS--Xmx512m}"
+if [ -z "${BENCH_ROUTER_JAVA_OPTS+set}" ]; then
+  ROUTER_FLAGS="\`$ROUTER_JAVA_OPTS\`, as the README runs it"
+elif [ -n "$ROUTER_JAVA_OPTS" ]; then
+  ROUTER_FLAGS="\`$ROUTER_JAVA_OPTS\` (set through BENCH_ROUTER_JAVA_OPTS, instead of the README's -Xmx512m)"
 else
-  ROUTER_FLAGS="(none, as the README runs it)"
+  ROUTER_FLAGS="none (BENCH_ROUTER_JAVA_OPTS set empty, instead of the README's -Xmx512m)"
 fi
 log "router on :$ROUTER_PORT (embedded Kafka :$KAFKA_PORT, Postgres :$PG_PORT, Redis :$REDIS_PORT)"
 (cd "$RUN_DIR" && exec env ROUTER_HTTP_HOST=127.0.0.1 ROUTER_HTTP_PORT="$ROUTER_PORT" ROUTER_DATA_DIR="$RUN_DIR/data" \
@@ -218,29 +239,47 @@ ROUTER_URL="http://127.0.0.1:$ROUTER_PORT"
 wait_http "$ROUTER_URL/health" 180 "$ROUTER_PID" || die "the router did not become healthy (see $OUT/router.log)"
 PG_URL="$(grep -o 'postgresql://[^ ]*' "$OUT/router.log" | head -1)"
 KAFKA="$(grep -Eo 'Kafka +embedded [0-9.:]+' "$OUT/router.log" | awk '{print $3}' | head -1)"
-TOPIC="$(jq -r '.kafka.topic // "router.events"' "$RUN_DIR/conf/router.json")"
-GROUP="$(jq -r '.warehouse.groupId // "router-warehouse"' "$RUN_DIR/conf/router.json")"
+# Every consumer group and the topics it reads (WarehouseVerticle and DeliveryVerticle subscribe to both topics,
+# RealtimeVerticle to the event log only), with the router's defaults (config/ConfigKeys) where conf/ sets none.
+read -r TOPIC SIGNALS_TOPIC WAREHOUSE_GROUP REALTIME_GROUP DELIVERY_GROUP < <(jq -r '[.kafka.topic // "router.events",
+  .kafka.signalsTopic // "router.signals", .warehouse.groupId // "router-warehouse",
+  .realtime.groupId // "router-realtime", .delivery.groupId // "router-delivery"] | join(" ")' "$RUN_DIR/conf/router.json")
+CONSUMER_GROUPS="$WAREHOUSE_GROUP=$TOPIC,$SIGNALS_TOPIC;$REALTIME_GROUP=$TOPIC;$DELIVERY_GROUP=$TOPIC,$SIGNALS_TOPIC"
 [ -n "$PG_URL" ] && [ -n "$KAFKA" ] || die "could not read the embedded Postgres/Kafka addresses from $OUT/router.log"
 "$JCMD" "$ROUTER_PID" VM.flags > "$OUT/router-vm-flags.txt" 2>&1 || log "jcmd VM.flags failed: $(head -3 "$OUT/router-vm-flags.txt")"
-jq --arg flags "$ROUTER_FLAGS" --arg kafka "$KAFKA" --arg pg "$PG_URL" \
+jq --arg flags "$ROUTER_FLAGS" --arg opts "$ROUTER_JAVA_OPTS" --arg kafka "$KAFKA" --arg pg "$PG_URL" \
+  --arg topic "$TOPIC" --arg signals "$SIGNALS_TOPIC" --arg wh "$WAREHOUSE_GROUP" --arg rt "$REALTIME_GROUP" \
+  --arg dl "$DELIVERY_GROUP" \
   --arg heapmax "$(grep -o -- '-XX:MaxHeapSize=[0-9]*' "$OUT/router-vm-flags.txt" | cut -d= -f2 || true)" \
   --arg gc "$(grep -o -- '-XX:+Use[A-Za-z0-9]*GC' "$OUT/router-vm-flags.txt" | head -1 || true)" \
-  '. + {routerFlags:$flags,routerMaxHeapBytes:($heapmax|tonumber? // null),routerGc:$gc,
+  '. + {routerFlags:$flags,routerJavaOpts:$opts,routerMaxHeapBytes:($heapmax|tonumber? // null),routerGc:$gc,
+        consumerGroups:[{role:"warehouse",group:$wh,topics:[$topic,$signals]},{role:"real-time",group:$rt,topics:[$topic]},
+          {role:"delivery",group:$dl,topics:[$topic,$signals]}],
         kafka:("embedded in the router JVM, single KRaft broker at " + $kafka),
         postgres:("embedded child process of the router (zonky PostgreSQL 16) at " + ($pg|sub("postgresql://";""))),
         redis:"embedded child process of the router (Redis 6.2)"}' "$RAW/meta.json" > "$RAW/meta.tmp" \
   && mv "$RAW/meta.tmp" "$RAW/meta.json"
 
-drain() { # $1 = output file, $2 = seconds; the warehouse group's lag now, then wait (bounded) until it is 0
-  tool Probe drain --bootstrap "$KAFKA" --group "$GROUP" --topic "$TOPIC" --timeoutSec "${2:-300}" > "$1" \
-    || die "could not read the consumer lag"
-  log "  warehouse lag at end $(jq -r '"\(.lagAtEnd) events, drained=\(.drained) in \(.drainMs) ms"' "$1")"
+DRAINED=true
+drain() { # $1 = output file, $2 = seconds: every consumer group's lag now, then wait (bounded) until every group is
+  # at 0 and no delivery is parked in Postgres, so that the next run starts from an idle pipeline
+  tool Probe drain --bootstrap "$KAFKA" --groups "$CONSUMER_GROUPS" --pg "$PG_URL" --timeoutSec "${2:-$DRAIN_SECS}" \
+    > "$1" || die "could not read the consumer lag"
+  DRAINED="$(jq .drained "$1")"
+  log "  lag at end (events): $(jq -r '[.groups[] | "\(.group) \(.lagAtEnd)"] + ["parked deliveries \(.parkedDeliveries.atEnd)"]
+    | join(", ")' "$1"); $(jq -r 'if .drained then "all drained in \(.drainMs) ms" else "NOT drained within \(.drainMs) ms: "
+    + ([.groups[] | select(.lagAfter > 0) | "\(.group) \(.lagAfter)"] + ["parked \(.parkedDeliveries.after)"] | join(", "))
+    + " still behind; the next run starts with that backlog" end' "$1")"
+}
+before_run() { # $1 = output file: whether the run starts drained, after one more bounded wait if the last one ran out
+  if [ "$DRAINED" != true ]; then drain "${1%.json}.drain.json"; fi
+  jq -n --argjson drained "$DRAINED" '{startedDrained:$drained}' > "$1"
 }
 
 log "router warm-up: ${ROUTER_WARM}s of single events, then batches (Kafka and the JIT need it)"
 wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$ROUTER_WARM" ""
 wrk_run "$ROUTER_URL" /v1/batch "$OUT/bodies-batch.txt" "$(( ROUTER_WARM / 3 + 1 ))" ""
-drain "$RAW/warmup.drain.json" 900
+drain "$RAW/warmup.drain.json" "$WARM_DRAIN_SECS"
 
 for i in $(seq 1 "$REPEAT"); do
   log "router single events: run $i"
@@ -287,6 +326,7 @@ DELIVERY=unknown
 for rate in $RATES; do
   for i in $(seq 1 "$REPEAT"); do
     log "router at $rate events/s (open model): run $i"
+    before_run "$RAW/rate-$rate-$i.start.json"
     curl -sf -X POST "$SINK_URL/reset" > /dev/null || die "the webhook sink does not answer"
     SAMPLER=""
     if [ "$rate" = "$MEM_RATE" ]; then
@@ -317,17 +357,30 @@ for rate in $RATES; do
   done
 done
 
-# Live heap: a full GC once the load is over, then what is left.
-"$JCMD" "$ROUTER_PID" GC.run > /dev/null 2>&1 || true
-"$JSTAT" -gc "$ROUTER_PID" | tail -1 | awk -v rss="$(awk '/VmRSS/{print $2}' "/proc/$ROUTER_PID/status")" \
-  '{printf "{\"heapUsedKB\":%d,\"heapCommittedKB\":%d,\"rssKB\":%d}\n", $3+$4+$6+$8, $1+$2+$5+$7, rss}' > "$RAW/mem-after-gc.json"
-
-# --- 4. WebSocket push: measured once /v1/stream exists (issue 5) ----------------------------------------------------
+# --- 4. WebSocket push: ingest -> the signal a match rule raises, pushed on the user's socket -------------------------
 WS_STATUS="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
   -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
   "$ROUTER_URL/v1/stream?writeKey=$WRITE_KEY" || true)"
 jq -n --arg status "$WS_STATUS" '{upgradeStatus:$status, available:($status=="101")}' > "$RAW/ws.json"
+if [ "$WS_STATUS" = 101 ]; then
+  for i in $(seq 1 "$REPEAT"); do
+    log "WebSocket push: $PUSH_SOCKETS sockets, $PUSH_RATE events/s over HTTP, ${PUSH_WARM}s warm-up + ${PUSH_SECS}s: run $i"
+    before_run "$RAW/push-$i.start.json"
+    tool PushProbe --url "$ROUTER_URL" --key "$WRITE_KEY" --sockets "$PUSH_SOCKETS" --rate "$PUSH_RATE" \
+      --seconds "$PUSH_SECS" --warmup "$PUSH_WARM" --via http --rule bench-push --waitSec 15 \
+      --out "$RAW/push-$i.json" > /dev/null || die "the WebSocket push probe failed (see $RAW/push-$i.json)"
+    log "  $(jq -r '"\(.socketsBound) sockets, \(.pushes) of \(.acknowledged) pushed (\(.missingPushes) missing), errors \(.errorCount), receivedAt -> push p50 \(.pushLatencyMs.p50 // "-") ms p99 \(.pushLatencyMs.p99 // "-") ms p99.9 \(.pushLatencyMs.p999 // "-") ms"' "$RAW/push-$i.json")"
+    drain "$RAW/push-$i.drain.json"
+  done
+else
+  log "WebSocket push: skipped, /v1/stream answered HTTP $WS_STATUS to the upgrade"
+fi
 jq -n --arg d "$DELIVERY" '{delivery:$d}' > "$RAW/delivery.json"
+
+# Live heap: a full GC once the load is over, then what is left.
+"$JCMD" "$ROUTER_PID" GC.run > /dev/null 2>&1 || true
+"$JSTAT" -gc "$ROUTER_PID" | tail -1 | awk -v rss="$(awk '/VmRSS/{print $2}' "/proc/$ROUTER_PID/status")" \
+  '{printf "{\"heapUsedKB\":%d,\"heapCommittedKB\":%d,\"rssKB\":%d}\n", $3+$4+$6+$8, $1+$2+$5+$7, rss}' > "$RAW/mem-after-gc.json"
 
 # --- 5. quick mode: the Gatling simulations, briefly, against the same router (proves they run; a generous limit) ---
 if [ "$MODE" = quick ]; then

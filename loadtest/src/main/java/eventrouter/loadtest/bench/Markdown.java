@@ -50,11 +50,14 @@ final class Markdown {
         + " connections, " + meta.path("runSecs").asInt() + " s per run, the same script and the same bodies for the"
         + " baseline and the router: single events are ~600-byte `track` calls to `/v1/track`; batches are "
         + meta.path("batchSize").asInt() + " such events to `/v1/batch`. A router run counts only with 0 errors and"
-        + " the pipeline keeping up: the warehouse consumer group's lag at the end of the run at most two seconds'"
-        + " worth of events, and drained to 0 afterwards.");
+        + " the pipeline keeping up: every consumer group's lag at the end of the run (" + groupList()
+        + "; delivery's includes the deliveries parked in Postgres) at most two seconds' worth of events, and"
+        + " drained to 0 afterwards, within " + meta.path("drainSecs").asInt() + " s. The drain rate is how fast a"
+        + " group worked off a backlog of 10,000 events or more once the load had stopped: its ceiling on this"
+        + " machine.");
     line("");
-    line("| | events/s | ratio to baseline | runs counted | warehouse lag at end of each run (events) |"
-        + " warehouse write rate while draining that lag (events/s) |");
+    line("| | events/s | ratio to baseline | runs counted | lag at end of each run, events (" + roleList()
+        + ") | drain rate, events/s (" + roleList() + ") |");
     line("|---|---|---|---|---|---|");
     throughputRow("Bare Vert.x baseline, single events", r.path("baseline").path("single"), null);
     throughputRow("**Router, single events**", r.path("router").path("single"), r.path("router").path("single"));
@@ -70,7 +73,10 @@ final class Markdown {
         + " *scheduled* (coordinated-omission corrected, like wrk2). Warehouse lag is `loaded_at - received_at` of"
         + " every event of the measured window, read from Postgres (`received_at` is the router's clock at ingest,"
         + " `loaded_at` is `clock_timestamp()` at insert). End-to-end is the webhook sink's arrival time minus the"
-        + " event's `receivedAt`. All clocks are this machine's.");
+        + " event's `receivedAt`. All clocks are this machine's. Each run starts once every consumer group has caught"
+        + " up with the previous one, so no earlier backlog is in these figures; a run flagged \"pipeline fell"
+        + " behind\" ended with a group (named) more than two seconds' worth of events behind, or not drained"
+        + " afterwards.");
     line("");
     line("| events/s | achieved/s | errors | client p50 / p99 / p99.9 ms | warehouse lag p50 / p99 / p99.9 / max ms"
         + " | receivedAt → webhook p50 / p99 / p99.9 ms |");
@@ -80,7 +86,9 @@ final class Markdown {
       JsonNode lag = rate.path("warehouseLagMs");
       JsonNode e2e = rate.path("endToEndWebhookMs");
       line("| " + Report.num(rate.path("rate").asDouble()) + " | " + fig(rate.path("achievedRate"), 0) + " | "
-          + rate.path("errors").asLong() + (rate.path("pipelineKeptUp").asBoolean() ? "" : " (pipeline fell behind)")
+          + rate.path("errors").asLong() + (rate.path("pipelineKeptUp").asBoolean() ? "" : " (pipeline fell behind"
+          + (rate.path("groupsBehind").isEmpty() ? "" : ": " + roles(rate.path("groupsBehind"))) + ")")
+          + (rate.path("startedDrained").asBoolean(true) ? "" : " (a run started with a backlog)")
           + " | " + fig(client.path("p50"), 1) + " / " + fig(client.path("p99"), 1) + " / " + fig(client.path("p999"), 1)
           + " | " + fig(lag.path("p50"), 0) + " / " + fig(lag.path("p99"), 0) + " / " + fig(lag.path("p999"), 0) + " / "
           + fig(lag.path("max"), 0) + " | " + (e2e.isTextual() ? e2e.asText()
@@ -106,10 +114,7 @@ final class Markdown {
     line("| RSS after that GC | " + Report.num(memory.path("afterFullGcMB").path("rss").asDouble()) + " |");
     line("");
 
-    line("## WebSocket push");
-    line("");
-    line(r.path("websocketPush").path("status").asText() + ".");
-    line("");
+    pushSection(r.path("websocketPush"));
 
     line("## Environment and method");
     line("");
@@ -134,8 +139,10 @@ final class Markdown {
       }
     }
     line("- JVM: " + meta.path("java").asText().trim());
-    line("- Router: `java -jar target/event-router.jar --conf conf/router.json` with the repository's `conf/`; JVM flags: "
-        + meta.path("routerFlags").asText() + "; GC " + meta.path("routerGc").asText("default") + ", max heap "
+    String javaOpts = meta.path("routerJavaOpts").asText("");
+    line("- Router: `java " + (javaOpts.isBlank() ? "" : javaOpts + " ") + "-jar target/event-router.jar --conf"
+        + " conf/router.json` with the repository's `conf/` (plus the `bench-push` rule) and a webhook destination"
+        + " to the sink; JVM flags: " + meta.path("routerFlags").asText() + "; GC " + meta.path("routerGc").asText("default") + ", max heap "
         + (meta.path("routerMaxHeapBytes").isNumber() ? Report.num(meta.path("routerMaxHeapBytes").asDouble()
         / 1048576) + " MB" + (meta.path("routerFlags").asText().contains("Xmx") ? "" : " (the JVM's default, 1/4 of RAM)")
         : "default") + ". Only the port, data dir, write key and"
@@ -150,7 +157,9 @@ final class Markdown {
         + meta.path("routerWarmSecs").asInt() + " s of single events and " + (meta.path("routerWarmSecs").asInt() / 3 + 1)
         + " s of batches before anything is measured (Kafka needs JIT warm-up), and each fixed-rate run its own "
         + meta.path("rateWarmSecs").asInt() + " s. The router is not restarted between runs; between runs the"
-        + " harness waits until the warehouse has caught up.");
+        + " harness waits (at most " + meta.path("drainSecs").asInt() + " s) until every consumer group ("
+        + groupList() + ") has caught up and no delivery is parked in Postgres. Deliveries that failed for good"
+        + " (dead letters) during the whole benchmark: " + r.path("deadLettersAtEnd").asLong() + ".");
     line("");
 
     for (String shape : new String[] {"single", "batch"}) {
@@ -207,18 +216,109 @@ final class Markdown {
 
   private void throughputRow(String name, JsonNode figure, JsonNode routerFigure) {
     StringBuilder lags = new StringBuilder();
+    StringBuilder drainRates = new StringBuilder();
     if (routerFigure != null) {
       for (JsonNode run : routerFigure.path("runs")) {
-        lags.append(lags.length() == 0 ? "" : ", ").append(Report.num(run.path("warehouseLagAtEndEvents").asDouble()))
-            .append(run.path("pipelineKeptUp").asBoolean() ? "" : " (fell behind)")
+        StringBuilder perGroup = new StringBuilder();
+        for (JsonNode group : r.path("meta").path("consumerGroups")) {
+          perGroup.append(perGroup.length() == 0 ? "" : " / ").append(Report.num(run.path("consumerLagAtEndEvents")
+              .path(group.path("group").asText()).asDouble()));
+        }
+        lags.append(lags.length() == 0 ? "" : ", ").append(perGroup)
+            .append(run.path("pipelineKeptUp").asBoolean() ? "" : " (fell behind: " + roles(run.path("groupsBehind"))
+                + ")")
             .append(run.path("errors").asLong() == 0 ? "" : " (" + run.path("errors").asLong() + " errors)");
+      }
+      for (JsonNode group : r.path("meta").path("consumerGroups")) {
+        drainRates.append(drainRates.length() == 0 ? "" : " / ")
+            .append(fig(routerFigure.path("drainEventsPerSec").path(group.path("group").asText()), 0));
       }
     }
     line("| " + name + " | " + fig(figure.path("eventsPerSec"), 0) + " | "
         + (figure.has("ratioToBaseline") ? Report.pct(figure.path("ratioToBaseline").asDouble()) : "1 (the ceiling)")
         + " | " + figure.path("runsCounted").asText(routerFigure == null ? "-" : "0") + " | "
-        + (routerFigure == null ? "-" : lags) + " | "
-        + (routerFigure == null ? "-" : fig(routerFigure.path("warehouseDrainEventsPerSec"), 0)) + " |");
+        + (routerFigure == null ? "-" : lags) + " | " + (routerFigure == null ? "-" : drainRates) + " |");
+  }
+
+  private void pushSection(JsonNode push) {
+    line("## WebSocket push");
+    line("");
+    if (!push.path("status").asText().equals("measured")) {
+      line(push.path("status").asText() + ".");
+      line("");
+      return;
+    }
+    line("`eventrouter.loadtest.bench.PushProbe`, a separate JVM, opens " + push.path("sockets").asInt()
+        + " WebSockets on `/v1/stream?writeKey=`, one per fresh user, each bound to its user by an `identify` sent on"
+        + " the socket and acknowledged. It then sends `Bench Push` track events over HTTP `POST /v1/track` at "
+        + Report.num(push.path("rate").asDouble()) + " events/s (open model, round-robin over the users; "
+        + push.path("warmupSecs").asInt() + " s of warm-up, then " + push.path("seconds").asInt() + " s measured)."
+        + " The bench's rules file adds a `match` rule, `bench-push`, that raises `Bench Pushed` for each, with the"
+        + " event's `receivedAt` copied into its properties; the real-time path pushes it to the user's sockets once"
+        + " it is durable in `router.signals`. Push latency is the frame's arrival at the client minus that"
+        + " `receivedAt` (the router's clock at ingest; same machine). Beside it, from when the client was *scheduled*"
+        + " to send the event (coordinated-omission corrected, client clock only), which adds the HTTP ingest. A run"
+        + " counts with 0 errors, every acknowledged event's push received once on its own user's socket, and the"
+        + " pipeline keeping up.");
+    line("");
+    line("| events/s | sockets | achieved/s | runs counted | errors / missing pushes | receivedAt → push"
+        + " p50 / p99 / p99.9 / max ms | scheduled send → push p50 / p99 / p99.9 ms |");
+    line("|---|---|---|---|---|---|---|");
+    JsonNode latency = push.path("pushLatencyMs");
+    JsonNode scheduled = push.path("scheduledToPushMs");
+    line("| " + Report.num(push.path("rate").asDouble()) + " | " + push.path("sockets").asInt() + " | "
+        + fig(push.path("achievedRate"), 0) + " | " + push.path("runsCounted").asInt() + " of "
+        + push.path("runs").size() + " | " + push.path("errors").asLong() + " / " + push.path("missingPushes").asLong()
+        + " | " + fig(latency.path("p50"), 2) + " / " + fig(latency.path("p99"), 2) + " / "
+        + fig(latency.path("p999"), 2) + " / " + fig(latency.path("max"), 2) + " | " + fig(scheduled.path("p50"), 2)
+        + " / " + fig(scheduled.path("p99"), 2) + " / " + fig(scheduled.path("p999"), 2) + " |");
+    if (push.has("note")) {
+      line("");
+      line("_" + push.path("note").asText() + "._");
+    }
+    line("");
+  }
+
+  /** "warehouse (router-warehouse), real-time (router-realtime), ..." */
+  private String groupList() {
+    StringBuilder out = new StringBuilder();
+    for (JsonNode group : r.path("meta").path("consumerGroups")) {
+      out.append(out.length() == 0 ? "" : ", ").append(group.path("role").asText()).append(" `")
+          .append(group.path("group").asText()).append("` on ").append(join(group.path("topics")).replace(", ", " + "));
+    }
+    return out.toString();
+  }
+
+  /** "warehouse / real-time / delivery" */
+  private String roleList() {
+    StringBuilder out = new StringBuilder();
+    for (JsonNode group : r.path("meta").path("consumerGroups")) {
+      out.append(out.length() == 0 ? "" : " / ").append(group.path("role").asText());
+    }
+    return out.toString();
+  }
+
+  /** The roles of the named groups, e.g. "delivery". */
+  private String roles(JsonNode groups) {
+    StringBuilder out = new StringBuilder();
+    for (JsonNode name : groups) {
+      String role = name.asText();
+      for (JsonNode group : r.path("meta").path("consumerGroups")) {
+        if (group.path("group").asText().equals(name.asText())) {
+          role = group.path("role").asText();
+        }
+      }
+      out.append(out.length() == 0 ? "" : ", ").append(role);
+    }
+    return out.length() == 0 ? "not drained" : out.toString();
+  }
+
+  private static String join(JsonNode texts) {
+    StringBuilder out = new StringBuilder();
+    for (JsonNode text : texts) {
+      out.append(out.length() == 0 ? "" : ", ").append(text.asText());
+    }
+    return out.toString();
   }
 
   /** median (min–max) */

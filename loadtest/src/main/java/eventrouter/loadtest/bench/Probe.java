@@ -1,6 +1,7 @@
 package eventrouter.loadtest.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgBuilder;
@@ -9,6 +10,9 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -17,6 +21,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 
@@ -24,9 +29,11 @@ import org.apache.kafka.common.TopicPartition;
  * Reads how far the pipeline is behind, from outside the router.
  *
  * <ul>
- *   <li>{@code drain --bootstrap B --group G --topic T --timeoutSec 60}: the consumer group's lag (log end offsets
- *       minus committed offsets, summed over the topic's partitions) now, then waits until it is 0; prints
- *       {@code {"lagAtEnd":..,"drained":true|false,"drainMs":..,"lagAfter":..}}.</li>
+ *   <li>{@code drain --bootstrap B --groups 'G1=T1,T2;G2=T1' [--pg URL] --timeoutSec 60}: each consumer group's
+ *       lag (log end offsets minus committed offsets, summed over the partitions of the topics it reads) now, then
+ *       waits until every group is at 0 and, with {@code --pg}, no delivery is parked in Postgres; prints
+ *       {@code {"drained":..,"drainMs":..,"groups":[{"group":..,"lagAtEnd":..,"lagAtEndByTopic":{..},"drained":..,
+ *       "drainMs":..,"lagAfter":..}],"parkedDeliveries":{"atEnd":..,"after":..,"deadLettersAfter":..}}}.</li>
  *   <li>{@code pglag --pg URL --fromMs A --toMs B --expect N --timeoutSec 60}: waits until the warehouse holds N events
  *       received in [A, B), then prints their count and the percentiles of {@code loaded_at - received_at} in ms
  *       ({@code loaded_at} is {@code clock_timestamp()} when the row was inserted).</li>
@@ -41,7 +48,7 @@ public final class Probe {
 
   public static void main(String[] argv) throws Exception {
     if (argv.length == 0) {
-      throw new IllegalArgumentException("usage: Probe drain|pglag --name value ...");
+      throw new IllegalArgumentException("usage: Probe drain|pglag|ports --name value ...");
     }
     Args args = new Args(argv, 1);
     ObjectNode result = switch (argv[0]) {
@@ -75,42 +82,147 @@ public final class Probe {
     return null;
   }
 
+  /**
+   * Every consumer group's lag now, then a bounded wait until all of them are at 0 (and, with {@code --pg}, until no
+   * delivery is parked in {@code delivery_retries}). A group's lag can rise again after reaching 0 (the real-time
+   * path writes signals that the warehouse and delivery then read), so a group counts as drained only if it is at 0
+   * when the wait ends, and its drain time is when it last reached 0.
+   */
   private static ObjectNode drain(Args args) throws Exception {
-    String topic = args.get("topic");
-    String group = args.get("group");
+    Map<String, List<String>> groups = groups(args.get("groups"));
     long timeoutMs = args.getLong("timeoutSec", 60) * 1000;
+    String pg = args.get("pg", null);
     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args.get("bootstrap"),
-        AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000))) {
-      long start = System.nanoTime();
-      long lagAtEnd = lag(admin, group, topic);
-      long lag = lagAtEnd;
-      while (lag > 0 && (System.nanoTime() - start) / 1_000_000 < timeoutMs) {
-        Thread.sleep(100); // a probe polling from outside; the condition is re-checked each time
-        lag = lag(admin, group, topic);
+        AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000));
+        Parked parked = pg == null ? null : new Parked(pg)) {
+      Map<String, Map<String, Long>> atEnd = new LinkedHashMap<>();
+      for (Map.Entry<String, List<String>> group : groups.entrySet()) {
+        atEnd.put(group.getKey(), lagByTopic(admin, group.getKey(), group.getValue()));
       }
+      long parkedAtEnd = parked == null ? 0 : parked.count();
+      // Drain times count from this snapshot, not from the clients' connection set-up before it.
+      long start = System.nanoTime();
+      Map<String, Long> lag = new LinkedHashMap<>();
+      Map<String, Long> zeroSinceMs = new LinkedHashMap<>();
+      atEnd.forEach((group, byTopic) -> lag.put(group, sum(byTopic)));
+      long parkedNow = parkedAtEnd;
+      while (true) {
+        long elapsedMs = (System.nanoTime() - start) / 1_000_000;
+        for (Map.Entry<String, Long> group : lag.entrySet()) {
+          if (group.getValue() > 0) {
+            zeroSinceMs.remove(group.getKey());
+          } else {
+            zeroSinceMs.putIfAbsent(group.getKey(), elapsedMs);
+          }
+        }
+        if ((zeroSinceMs.size() == lag.size() && parkedNow == 0) || elapsedMs >= timeoutMs) {
+          break;
+        }
+        Thread.sleep(200); // a probe polling from outside; the condition is re-checked each time
+        for (Map.Entry<String, List<String>> group : groups.entrySet()) {
+          lag.put(group.getKey(), sum(lagByTopic(admin, group.getKey(), group.getValue())));
+        }
+        parkedNow = parked == null ? 0 : parked.count();
+      }
+      long totalMs = (System.nanoTime() - start) / 1_000_000;
       ObjectNode out = JSON.createObjectNode();
-      out.put("lagAtEnd", lagAtEnd);
-      out.put("drained", lag == 0);
-      out.put("drainMs", (System.nanoTime() - start) / 1_000_000);
-      out.put("lagAfter", lag);
+      boolean allDrained = zeroSinceMs.size() == lag.size() && parkedNow == 0;
+      out.put("drained", allDrained);
+      out.put("drainMs", totalMs);
+      ArrayNode groupsOut = out.putArray("groups");
+      for (Map.Entry<String, Map<String, Long>> group : atEnd.entrySet()) {
+        ObjectNode g = groupsOut.addObject();
+        g.put("group", group.getKey());
+        g.put("lagAtEnd", sum(group.getValue()));
+        ObjectNode byTopic = g.putObject("lagAtEndByTopic");
+        group.getValue().forEach(byTopic::put);
+        boolean drained = zeroSinceMs.containsKey(group.getKey());
+        g.put("drained", drained);
+        g.put("lagAfter", lag.get(group.getKey()));
+        if (drained) {
+          g.put("drainMs", zeroSinceMs.get(group.getKey()));
+        }
+      }
+      if (parked != null) {
+        ObjectNode p = out.putObject("parkedDeliveries");
+        p.put("atEnd", parkedAtEnd);
+        p.put("after", parkedNow);
+        p.put("deadLettersAfter", parked.deadLetters());
+      }
       return out;
     }
   }
 
-  static long lag(Admin admin, String group, String topic) throws Exception {
-    Set<TopicPartition> partitions = admin.describeTopics(Set.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS)
-        .get(topic).partitions().stream().map(p -> new TopicPartition(topic, p.partition()))
-        .collect(Collectors.toSet());
-    Map<TopicPartition, ListOffsetsResultInfo> ends = admin.listOffsets(
-        partitions.stream().collect(Collectors.toMap(p -> p, p -> OffsetSpec.latest()))).all().get(10, TimeUnit.SECONDS);
+  /** {@code group=topic,topic;group=topic}: each consumer group with the topics it reads. */
+  static Map<String, List<String>> groups(String spec) {
+    Map<String, List<String>> groups = new LinkedHashMap<>();
+    for (String entry : spec.split(";")) {
+      String[] parts = entry.trim().split("=", 2);
+      if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank()) {
+        throw new IllegalArgumentException("--groups must be group=topic[,topic][;group=...] (got \"" + spec + "\")");
+      }
+      groups.put(parts[0].trim(), List.of(parts[1].trim().split("\\s*,\\s*")));
+    }
+    return groups;
+  }
+
+  private static long sum(Map<String, Long> byTopic) {
+    return byTopic.values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  /** The group's lag on each topic: log end offsets minus committed offsets, summed over the topic's partitions. */
+  static Map<String, Long> lagByTopic(Admin admin, String group, List<String> topics) throws Exception {
+    Map<String, Long> lag = new LinkedHashMap<>();
     Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group)
         .partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
-    long lag = 0;
+    Map<String, TopicDescription> described = admin.describeTopics(topics)
+        .allTopicNames().get(10, TimeUnit.SECONDS);
+    Set<TopicPartition> partitions = new HashSet<>();
+    for (String topic : topics) {
+      described.get(topic).partitions().forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+    }
+    Map<TopicPartition, ListOffsetsResultInfo> ends = admin.listOffsets(
+        partitions.stream().collect(Collectors.toMap(p -> p, p -> OffsetSpec.latest()))).all().get(10, TimeUnit.SECONDS);
+    for (String topic : topics) {
+      lag.put(topic, 0L);
+    }
     for (TopicPartition partition : partitions) {
+      // No committed offset: the router's consumers start from the earliest record, so all of it is behind.
       OffsetAndMetadata done = committed.get(partition);
-      lag += Math.max(0, ends.get(partition).offset() - (done == null ? 0 : done.offset()));
+      lag.merge(partition.topic(), Math.max(0, ends.get(partition).offset() - (done == null ? 0 : done.offset())),
+          Long::sum);
     }
     return lag;
+  }
+
+  /** Deliveries parked in Postgres for a later attempt, which the delivery group's offsets no longer show. */
+  private static final class Parked implements AutoCloseable {
+    private final Vertx vertx = Vertx.vertx();
+    private final Pool pool;
+
+    Parked(String url) {
+      pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(1)).connectingTo(PgConnectOptions.fromUri(url))
+          .using(vertx).build();
+    }
+
+    long count() throws Exception {
+      return single("SELECT count(*) FROM delivery_retries");
+    }
+
+    long deadLetters() throws Exception {
+      return single("SELECT count(*) FROM dead_letters");
+    }
+
+    private long single(String sql) throws Exception {
+      return pool.query(sql).execute().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS)
+          .iterator().next().getLong(0);
+    }
+
+    @Override
+    public void close() throws Exception {
+      pool.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
   }
 
   private static ObjectNode pgLag(Args args) throws Exception {

@@ -8,9 +8,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
+import java.util.stream.Stream;
 
 /**
  * Turns the raw measurements that {@code bench.sh} leaves in {@code target/bench/raw} into
@@ -29,12 +35,21 @@ public final class Report {
   private final JsonNode meta;
   private final int repeat;
   private final int batchSize;
+  /** The consumer group whose lag also counts the deliveries parked in Postgres. */
+  private final String deliveryGroup;
 
   private Report(Path raw) throws IOException {
     this.raw = raw;
     this.meta = read("meta.json");
     this.repeat = meta.path("repeat").asInt(1);
     this.batchSize = meta.path("batchSize").asInt(100);
+    String delivery = "router-delivery";
+    for (JsonNode group : meta.path("consumerGroups")) {
+      if (group.path("role").asText().equals("delivery")) {
+        delivery = group.path("group").asText();
+      }
+    }
+    this.deliveryGroup = delivery;
   }
 
   public static void main(String[] argv) throws IOException {
@@ -70,14 +85,7 @@ public final class Report {
       rates.add(rateFigure(rate.asInt(), delivery));
     }
     out.set("memory", memory());
-    JsonNode ws = read("ws.json");
-    ObjectNode websocket = out.putObject("websocketPush");
-    if (ws.path("available").asBoolean()) {
-      websocket.put("status", "not measured yet: /v1/stream upgrades, but the WebSocket benchmark is still to be"
-          + " written (issue 6, after issue 5)");
-    } else {
-      websocket.put("status", PENDING_WS + ", HTTP " + ws.path("upgradeStatus").asText());
-    }
+    out.set("websocketPush", pushFigure());
     ObjectNode profiles = out.putObject("profiles");
     for (String shape : List.of("single", "batch")) {
       if (Files.exists(raw.resolve("jfr-" + shape + ".json"))) {
@@ -88,9 +96,21 @@ public final class Report {
         profiles.set(shape, profile);
       }
     }
+    out.put("deadLettersAtEnd", deadLetters());
     out.set("otherProcesses", neighbours());
     out.set("targets", targets(out));
     return out;
+  }
+
+  /** Deliveries that failed for good during the benchmark (the table only grows): the most any drain probe saw. */
+  private long deadLetters() throws IOException {
+    long most = 0;
+    try (Stream<Path> files = Files.list(raw)) {
+      for (Path file : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".drain.json"))::iterator) {
+        most = Math.max(most, JSON.readTree(file.toFile()).path("parkedDeliveries").path("deadLettersAfter").asLong());
+      }
+    }
+    return most;
   }
 
   /**
@@ -104,7 +124,7 @@ public final class Report {
       return out;
     }
     // Grouped by command line with the digits masked, so that each build's many test JVMs count as one kind.
-    java.util.Map<String, ObjectNode> byKind = new java.util.LinkedHashMap<>();
+    Map<String, ObjectNode> byKind = new LinkedHashMap<>();
     for (String line : Files.readAllLines(file)) {
       String[] parts = line.split(" ", 4);
       if (parts.length < 4) {
@@ -142,7 +162,7 @@ public final class Report {
     ArrayNode runs = figure.putArray("runs");
     List<Double> counted = new ArrayList<>();
     List<Double> all = new ArrayList<>();
-    List<Double> drainRates = new ArrayList<>();
+    Map<String, List<Double>> drainRates = new LinkedHashMap<>();
     for (int i = 1; i <= repeat; i++) {
       JsonNode wrk = read(prefix + "-" + i + ".wrk.json");
       double seconds = wrk.path("durationUs").asDouble() / 1e6;
@@ -158,21 +178,7 @@ public final class Report {
       boolean counts = errors == 0;
       if (pipeline) {
         JsonNode drain = read(prefix + "-" + i + ".drain.json");
-        long lagAtEnd = drain.path("lagAtEnd").asLong();
-        // Bounded: at most two seconds' worth of this run's events behind, and all of it written within the probe's
-        // deadline once the load stops.
-        long bound = Math.max(1000, Math.round(2 * eventsPerSec));
-        boolean keptUp = lagAtEnd <= bound && drain.path("drained").asBoolean();
-        run.put("warehouseLagAtEndEvents", lagAtEnd);
-        run.put("warehouseLagBoundEvents", bound);
-        run.put("warehouseDrainMs", drain.path("drainMs").asLong());
-        if (drain.path("drained").asBoolean() && lagAtEnd >= 10_000) {
-          // How fast the warehouse wrote the backlog once the load had stopped: its ceiling on this machine.
-          double drainRate = lagAtEnd / (drain.path("drainMs").asDouble() / 1000);
-          run.put("warehouseDrainEventsPerSec", round(drainRate));
-          drainRates.add(drainRate);
-        }
-        run.put("pipelineKeptUp", keptUp);
+        boolean keptUp = consumers(run, drain, eventsPerSec, drainRates);
         counts = counts && keptUp;
       }
       run.put("counts", counts);
@@ -183,13 +189,61 @@ public final class Report {
     }
     figure.put("runsCounted", counted.size());
     if (pipeline) {
-      figure.set("warehouseDrainEventsPerSec", stats(drainRates));
+      ObjectNode rates = figure.putObject("drainEventsPerSec");
+      drainRates.forEach((group, values) -> rates.set(group, stats(values)));
     }
     figure.set("eventsPerSec", stats(counted.isEmpty() ? all : counted));
     if (counted.isEmpty()) {
       figure.put("note", "no run counted (errors, or the pipeline did not keep up); the figure is over all runs");
     }
     return figure;
+  }
+
+  /**
+   * The consumer groups at the end of a run, from its drain probe, into {@code run}: each group's lag (the delivery
+   * group's with the deliveries parked in Postgres, which its committed offsets no longer show), the bound, the groups
+   * that fell behind, and how fast each drained a backlog of 10,000 events or more once the load had stopped (its
+   * ceiling on this machine), added to {@code drainRates}.
+   *
+   * @return whether the pipeline kept up: every group at most two seconds' worth of the run's events behind at the
+   *     end, and all of it done within the probe's deadline once the load stopped
+   */
+  private boolean consumers(ObjectNode run, JsonNode drain, double eventsPerSec,
+      Map<String, List<Double>> drainRates) {
+    long bound = Math.max(1000, Math.round(2 * eventsPerSec));
+    ObjectNode lags = run.putObject("consumerLagAtEndEvents");
+    ObjectNode drainMs = run.putObject("consumerDrainMs");
+    ArrayNode behind = run.putArray("groupsBehind");
+    long parked = drain.path("parkedDeliveries").path("atEnd").asLong();
+    for (JsonNode group : drain.path("groups")) {
+      String name = group.path("group").asText();
+      boolean withParked = name.equals(deliveryGroup) && parked > 0;
+      long lag = group.path("lagAtEnd").asLong() + (withParked ? parked : 0);
+      // Parked deliveries are done when the whole probe is (it waits for them last).
+      boolean drained = group.path("drained").asBoolean() && (!withParked || drain.path("drained").asBoolean());
+      long ms = withParked ? drain.path("drainMs").asLong() : group.path("drainMs").asLong();
+      lags.put(name, lag);
+      if (drained) {
+        drainMs.put(name, ms);
+      }
+      if (lag > bound || !drained) {
+        behind.add(name);
+      }
+      if (drained && lag >= 10_000 && ms > 0) {
+        drainRates.computeIfAbsent(name, k -> new ArrayList<>()).add(lag / (ms / 1000.0));
+      }
+    }
+    run.put("parkedDeliveriesAtEnd", parked);
+    run.put("consumerLagBoundEvents", bound);
+    boolean keptUp = behind.isEmpty() && drain.path("drained").asBoolean();
+    run.put("pipelineKeptUp", keptUp);
+    return keptUp;
+  }
+
+  /** Whether the run started with every consumer group drained (absent in older raw results: assumed). */
+  private boolean startedDrained(String name) throws IOException {
+    Path file = raw.resolve(name + ".start.json");
+    return !Files.exists(file) || JSON.readTree(file.toFile()).path("startedDrained").asBoolean();
   }
 
   private ObjectNode rateFigure(int rate, boolean delivery) throws IOException {
@@ -201,6 +255,7 @@ public final class Report {
     ArrayNode runs = figure.putArray("runs");
     long errors = 0;
     boolean keptUp = true;
+    boolean allStartedDrained = true;
     for (int i = 1; i <= repeat; i++) {
       String name = "rate-" + rate + "-" + i;
       JsonNode load = read(name + ".load.json");
@@ -211,19 +266,26 @@ public final class Report {
       lags.add(lag);
       sinks.add(sink);
       errors += load.path("errorCount").asLong();
-      keptUp &= drain.path("drained").asBoolean() && lag.path("complete").asBoolean();
       ObjectNode run = runs.addObject();
+      boolean started = startedDrained(name);
+      allStartedDrained &= started;
+      run.put("startedDrained", started);
+      keptUp &= consumers(run, drain, rate, new HashMap<>()) && lag.path("complete").asBoolean();
       run.put("achievedRate", round(load.path("achievedRate").asDouble()));
       run.put("errors", load.path("errorCount").asLong());
       run.set("errorsByKind", load.path("errors"));
       run.set("clientLatencyMs", load.path("latencyMs"));
       run.set("serviceTimeMs", load.path("serviceTimeMs"));
-      run.put("warehouseLagAtEndEvents", drain.path("lagAtEnd").asLong());
       run.set("warehouseLagMs", lag);
       run.set("webhookSink", sink);
     }
     figure.put("errors", errors);
     figure.put("pipelineKeptUp", keptUp);
+    figure.put("startedDrained", allStartedDrained);
+    Set<String> behind = new LinkedHashSet<>();
+    runs.forEach(run -> run.path("groupsBehind").forEach(group -> behind.add(group.asText())));
+    ArrayNode behindNode = figure.putArray("groupsBehind");
+    behind.forEach(behindNode::add);
     figure.set("achievedRate", stats(values(loads, n -> n.path("achievedRate"))));
     ObjectNode client = figure.putObject("clientLatencyMs");
     for (String p : List.of("p50", "p99", "p999")) {
@@ -241,6 +303,72 @@ public final class Report {
       e2e.set("eventsReceived", stats(values(sinks, n -> n.path("events"))));
     } else {
       figure.put("endToEndWebhookMs", PENDING_DELIVERY);
+    }
+    return figure;
+  }
+
+  /**
+   * Ingest → signal pushed over a WebSocket, from PushProbe's runs. A run counts with 0 errors, every acknowledged
+   * event's push received once on its own user's socket, and the pipeline keeping up.
+   */
+  private ObjectNode pushFigure() throws IOException {
+    ObjectNode figure = JSON.createObjectNode();
+    JsonNode ws = read("ws.json");
+    if (!ws.path("available").asBoolean()) {
+      figure.put("status", PENDING_WS + ", HTTP " + ws.path("upgradeStatus").asText());
+      return figure;
+    }
+    JsonNode push = meta.path("push");
+    figure.put("status", "measured");
+    figure.put("sockets", push.path("sockets").asInt());
+    figure.put("rate", push.path("rate").asDouble());
+    figure.put("seconds", push.path("seconds").asInt());
+    figure.put("warmupSecs", push.path("warmupSecs").asInt());
+    figure.put("via", push.path("via").asText());
+    ArrayNode runs = figure.putArray("runs");
+    List<JsonNode> counted = new ArrayList<>();
+    List<JsonNode> all = new ArrayList<>();
+    long errors = 0;
+    long missing = 0;
+    for (int i = 1; i <= repeat; i++) {
+      JsonNode probe = read("push-" + i + ".json");
+      JsonNode drain = read("push-" + i + ".drain.json");
+      ObjectNode run = runs.addObject();
+      boolean started = startedDrained("push-" + i);
+      run.put("startedDrained", started);
+      boolean keptUp = consumers(run, drain, push.path("rate").asDouble(), new HashMap<>());
+      for (String field : List.of("socketsBound", "acknowledged", "pushes", "missingPushes", "duplicatePushes",
+          "pushesOnAnotherUsersSocket", "measuredPushes", "errorCount", "achievedRate", "latencyFrom")) {
+        run.set(field, probe.path(field));
+      }
+      run.set("errors", probe.path("errors"));
+      run.set("pushLatencyMs", probe.path("pushLatencyMs"));
+      run.set("scheduledToPushMs", probe.path("scheduledToPushMs"));
+      errors += probe.path("errorCount").asLong();
+      missing += probe.path("missingPushes").asLong();
+      boolean counts = probe.path("errorCount").asLong() == 0 && probe.path("missingPushes").asLong() == 0
+          && probe.path("duplicatePushes").asLong() == 0 && probe.path("pushesOnAnotherUsersSocket").asLong() == 0
+          && probe.path("measuredPushes").asLong() > 0 && keptUp && started;
+      run.put("counts", counts);
+      all.add(probe);
+      if (counts) {
+        counted.add(probe);
+      }
+    }
+    figure.put("runsCounted", counted.size());
+    figure.put("errors", errors);
+    figure.put("missingPushes", missing);
+    List<JsonNode> used = counted.isEmpty() ? all : counted;
+    if (counted.isEmpty()) {
+      figure.put("note", "no run counted (errors, missing pushes, or the pipeline did not keep up); the figure is"
+          + " over all runs");
+    }
+    figure.set("achievedRate", stats(values(used, n -> n.path("achievedRate"))));
+    for (String histogram : List.of("pushLatencyMs", "scheduledToPushMs")) {
+      ObjectNode percentiles = figure.putObject(histogram);
+      for (String p : List.of("p50", "p99", "p999", "max")) {
+        percentiles.set(p, stats(values(used, n -> n.path(histogram).path(p))));
+      }
     }
     return figure;
   }
@@ -323,8 +451,18 @@ public final class Report {
       target(targets, "Warehouse lag p99 at 5k/s", "<= 1000 ms", ms(lag99), 1000 / Math.max(lag99, 1e-9),
           lag99 <= 1000 && at5k.path("errors").asLong() == 0, false);
     }
-    targets.addObject().put("name", "WebSocket push p99").put("target", "<= 15 ms")
-        .put("measured", results.path("websocketPush").path("status").asText()).put("verdict", "pending");
+    JsonNode push = results.path("websocketPush");
+    if (push.path("status").asText().equals("measured")) {
+      double p99 = push.path("pushLatencyMs").path("p99").path("median").asDouble();
+      target(targets, "WebSocket push p99 (receivedAt -> signal frame)", "<= 15 ms", ms(p99) + " at "
+              + num(push.path("rate").asDouble()) + " events/s over " + push.path("sockets").asInt() + " sockets (p50 "
+              + ms(push.path("pushLatencyMs").path("p50").path("median").asDouble()) + ")",
+          15 / Math.max(p99, 1e-9), push.path("runsCounted").asInt() > 0 && p99 <= 15,
+          push.path("runsCounted").asInt() == 0);
+    } else {
+      targets.addObject().put("name", "WebSocket push p99").put("target", "<= 15 ms")
+          .put("measured", push.path("status").asText()).put("verdict", "pending");
+    }
     JsonNode memory = results.path("memory");
     double heap = memory.path("heapUsedMB").path("median").asDouble();
     target(targets, "Heap used at steady state (" + memory.path("sampledAtRate").asInt() + " events/s)", "<= 512 MB",
