@@ -211,7 +211,11 @@ RUN_DIR="$OUT/router"
 mkdir -p "$RUN_DIR"
 cp -r "$ROOT/conf" "$RUN_DIR/conf"
 # The delivery issue's format: a JSON array in conf/destinations.json, or the file ROUTER_DESTINATIONS names.
-jq -n --arg url "$SINK_URL/webhook" '[{id:"bench-sink",type:"webhook",url:$url,secret:"bench-secret-not-a-real-one"}]' \
+# Batches of up to 100 with maxMs 0: a request goes as soon as a connection is free, with what waits by then (one event
+# when the sink keeps up), so batching adds no wait; without it, each event is one signed HTTP request.
+SINK_ID=bench-sink
+jq -n --arg url "$SINK_URL/webhook" --arg id "$SINK_ID" \
+  '[{id:$id,type:"webhook",url:$url,secret:"bench-secret-not-a-real-one",batch:{maxEvents:100,maxMs:0}}]' \
   > "$RUN_DIR/conf/destinations.json"
 # A match rule for the WebSocket push measurement: every "Bench Push" track raises "Bench Pushed", which the real-time
 # path pushes to the user's sockets; it copies its cause's receivedAt, from which PushProbe times the push.
@@ -239,11 +243,13 @@ ROUTER_URL="http://127.0.0.1:$ROUTER_PORT"
 wait_http "$ROUTER_URL/health" 180 "$ROUTER_PID" || die "the router did not become healthy (see $OUT/router.log)"
 PG_URL="$(grep -o 'postgresql://[^ ]*' "$OUT/router.log" | head -1)"
 KAFKA="$(grep -Eo 'Kafka +embedded [0-9.:]+' "$OUT/router.log" | awk '{print $3}' | head -1)"
-# Every consumer group and the topics it reads (WarehouseVerticle and DeliveryVerticle subscribe to both topics,
-# RealtimeVerticle to the event log only), with the router's defaults (config/ConfigKeys) where conf/ sets none.
+# Every consumer group and the topics it reads (WarehouseVerticle and the sink's DestinationFeed, in its own group
+# <delivery.groupId>.<destination id>, subscribe to both topics; RealtimeVerticle to the event log only), with the
+# router's defaults (config/ConfigKeys) where conf/ sets none.
 read -r TOPIC SIGNALS_TOPIC WAREHOUSE_GROUP REALTIME_GROUP DELIVERY_GROUP < <(jq -r '[.kafka.topic // "router.events",
   .kafka.signalsTopic // "router.signals", .warehouse.groupId // "router-warehouse",
-  .realtime.groupId // "router-realtime", .delivery.groupId // "router-delivery"] | join(" ")' "$RUN_DIR/conf/router.json")
+  .realtime.groupId // "router-realtime", (.delivery.groupId // "router-delivery") + ".'"$SINK_ID"'"] | join(" ")' \
+  "$RUN_DIR/conf/router.json")
 CONSUMER_GROUPS="$WAREHOUSE_GROUP=$TOPIC,$SIGNALS_TOPIC;$REALTIME_GROUP=$TOPIC;$DELIVERY_GROUP=$TOPIC,$SIGNALS_TOPIC"
 [ -n "$PG_URL" ] && [ -n "$KAFKA" ] || die "could not read the embedded Postgres/Kafka addresses from $OUT/router.log"
 "$JCMD" "$ROUTER_PID" VM.flags > "$OUT/router-vm-flags.txt" 2>&1 || log "jcmd VM.flags failed: $(head -3 "$OUT/router-vm-flags.txt")"

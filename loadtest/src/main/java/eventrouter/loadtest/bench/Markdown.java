@@ -142,7 +142,8 @@ final class Markdown {
     String javaOpts = meta.path("routerJavaOpts").asText("");
     line("- Router: `java " + (javaOpts.isBlank() ? "" : javaOpts + " ") + "-jar target/event-router.jar --conf"
         + " conf/router.json` with the repository's `conf/` (plus the `bench-push` rule) and a webhook destination"
-        + " to the sink; JVM flags: " + meta.path("routerFlags").asText() + "; GC " + meta.path("routerGc").asText("default") + ", max heap "
+        + " to the sink (`\"batch\": {\"maxEvents\": 100, \"maxMs\": 0}`: what waits when a connection frees goes in one"
+        + " request, so batching adds no wait); JVM flags: " + meta.path("routerFlags").asText() + "; GC " + meta.path("routerGc").asText("default") + ", max heap "
         + (meta.path("routerMaxHeapBytes").isNumber() ? Report.num(meta.path("routerMaxHeapBytes").asDouble()
         / 1048576) + " MB" + (meta.path("routerFlags").asText().contains("Xmx") ? "" : " (the JVM's default, 1/4 of RAM)")
         : "default") + ". Only the port, data dir, write key and"
