@@ -34,7 +34,7 @@ esac
 # DRAIN_SECS bounds each wait for the consumer groups to catch up after a run (WARM_DRAIN_SECS after the warm-up);
 # PUSH_* is the WebSocket push measurement: sockets (one user each), events/s, seconds measured after a warm-up.
 if [ "$MODE" = quick ]; then
-  REPEAT=1; BASE_WARM=1; RUN_SECS=2; ROUTER_WARM=3; RATES="200"; MEM_RATE=200; RATE_SECS=3; RATE_WARM=1
+  REPEAT=1; BASE_WARM=2; RUN_SECS=2; ROUTER_WARM=3; RATES="200"; MEM_RATE=200; RATE_SECS=3; RATE_WARM=1
   CONNECTIONS=16; JFR=0; DRAIN_SECS=60; WARM_DRAIN_SECS=120
   PUSH_SOCKETS=20; PUSH_RATE=50; PUSH_SECS=3; PUSH_WARM=1
 else
@@ -178,7 +178,8 @@ wrk_run() { # $1 = base url, $2 = path, $3 = bodies file, $4 = seconds, $5 = out
     '"\(.requests / (.durationUs / 1e6) | floor) req/s (\(.requests / (.durationUs / 1e6) * $b | floor) events/s), errors \(.connectErrors + .readErrors + .writeErrors + .statusErrors + .timeouts)"')"
   local ok
   ok="$(printf '%s' "$json" | jq '.requests - .statusErrors')"
-  [ "$ok" -gt 0 ] || die "no request was answered with a success ($json)"
+  # A warm-up may answer nothing while the JVMs start on a busy machine; a measured run must answer something.
+  [ "$ok" -gt 0 ] || [ -z "$5" ] || die "no request was answered with a success ($json)"
 }
 
 # --- 1. baseline -----------------------------------------------------------------------------------------------------
