@@ -59,7 +59,7 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> PG_EMBEDDED_PORT = ConfigKey.integer("postgres.embeddedPort",
       "ROUTER_PG_EMBEDDED_PORT", 0, 0, 65535, "port of the embedded Postgres (0 picks a free port)");
   public static final ConfigKey<Integer> PG_POOL_SIZE = ConfigKey.integer("postgres.poolSize", "ROUTER_PG_POOL_SIZE",
-      4, 1, 100, "connections per warehouse verticle instance");
+      4, 1, 100, "connections per warehouse verticle instance (its batches in flight at once) and of delivery's pool");
 
   public static final ConfigKey<Integer> INGEST_INSTANCES = ConfigKey.integer("ingest.instances",
       "ROUTER_INGEST_INSTANCES", 2, 1, 256, "ingest verticle instances (they share the HTTP port)");
