@@ -59,7 +59,7 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> PG_EMBEDDED_PORT = ConfigKey.integer("postgres.embeddedPort",
       "ROUTER_PG_EMBEDDED_PORT", 0, 0, 65535, "port of the embedded Postgres (0 picks a free port)");
   public static final ConfigKey<Integer> PG_POOL_SIZE = ConfigKey.integer("postgres.poolSize", "ROUTER_PG_POOL_SIZE",
-      4, 1, 100, "connections per warehouse verticle instance");
+      4, 1, 100, "connections per warehouse verticle instance (its batches in flight at once) and of delivery's pool");
 
   public static final ConfigKey<Integer> INGEST_INSTANCES = ConfigKey.integer("ingest.instances",
       "ROUTER_INGEST_INSTANCES", 2, 1, 256, "ingest verticle instances (they share the HTTP port)");
@@ -119,7 +119,7 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> WAREHOUSE_BATCH_SIZE = ConfigKey.integer("warehouse.batchSize",
       "ROUTER_WAREHOUSE_BATCH_SIZE", 1_000, 1, 50_000, "events per Postgres transaction at most");
   public static final ConfigKey<Integer> WAREHOUSE_FLUSH_MS = ConfigKey.integer("warehouse.flushMs",
-      "ROUTER_WAREHOUSE_FLUSH_MS", 250, 1, 60_000, "longest an event waits in a partial batch");
+      "ROUTER_WAREHOUSE_FLUSH_MS", 50, 1, 60_000, "longest an event waits in a partial batch");
   public static final ConfigKey<Integer> WAREHOUSE_RETRY_BASE_MS = ConfigKey.integer("warehouse.retryBaseMs",
       "ROUTER_WAREHOUSE_RETRY_BASE_MS", 200, 1, 60_000, "first retry delay when Postgres fails");
   public static final ConfigKey<Integer> WAREHOUSE_RETRY_MAX_MS = ConfigKey.integer("warehouse.retryMaxMs",

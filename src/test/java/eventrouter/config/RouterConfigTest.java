@@ -27,7 +27,7 @@ class RouterConfigTest {
     assertEquals(32_768, config.ingest().maxEventBytes());
     assertEquals(512_000, config.ingest().maxRequestBytes());
     assertEquals(2_500, config.ingest().maxBatchEvents());
-    assertEquals(250, config.warehouse().flushMs());
+    assertEquals(50, config.warehouse().flushMs());
   }
 
   @Test
