@@ -72,8 +72,9 @@ final class DestinationFeed {
             ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false",
             ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
             ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500",
-            // A record waits at most this long in the broker before a fetch returns it: part of the end-to-end latency.
-            ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "5"),
+            // With fetch.min.bytes=1 a fetch returns as soon as a record arrives; this only paces the empty fetches
+            // of an idle feed, one per destination.
+            ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "50"),
         new StringDeserializer(), new StringDeserializer());
   }
 
