@@ -7,14 +7,10 @@ import eventrouter.log.LogRecord;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * Checks every event of a request against the client contract and normalises it for the log: type, ids,
@@ -23,7 +19,6 @@ import java.util.regex.Pattern;
  */
 public final class EventNormalizer {
   private static final int MAX_ID_LENGTH = 1024;
-  private static final Pattern OFFSET_WITHOUT_COLON = Pattern.compile("([+-]\\d{2})(\\d{2})$");
   private static final List<String> OBJECT_FIELDS = List.of("context", "properties", "traits", "integrations");
   private static final byte[] ESCAPED_NUL = "\\u0000".getBytes(StandardCharsets.US_ASCII);
 
@@ -91,7 +86,7 @@ public final class EventNormalizer {
       this.endpointType = endpointType;
       this.sourceId = sourceId;
       this.receivedAt = receivedAt;
-      this.receivedAtText = DateTimeFormatter.ISO_INSTANT.format(receivedAt);
+      this.receivedAtText = IsoTimes.format(receivedAt);
       this.clientIp = clientIp;
       Instant sentAt = null;
       if (body.batch()) {
@@ -168,13 +163,13 @@ public final class EventNormalizer {
         : sentAt == null ? original
         : receivedAt.minus(Duration.between(original, sentAt));
     if (original != null) {
-      event.put("originalTimestamp", DateTimeFormatter.ISO_INSTANT.format(original));
+      event.put("originalTimestamp", IsoTimes.format(original));
     }
     if (sentAt != null) {
-      event.put("sentAt", DateTimeFormatter.ISO_INSTANT.format(sentAt));
+      event.put("sentAt", IsoTimes.format(sentAt));
     }
     event.put("receivedAt", receivedAtText);
-    event.put("timestamp", DateTimeFormatter.ISO_INSTANT.format(timestamp));
+    event.put("timestamp", timestamp.equals(receivedAt) ? receivedAtText : IsoTimes.format(timestamp));
 
     ObjectNode context = event.get("context") instanceof ObjectNode existing ? existing : event.putObject("context");
     if (!context.hasNonNull("ip") && clientIp != null) {
@@ -229,21 +224,12 @@ public final class EventNormalizer {
     if (raw == null || raw.isNull()) {
       return null;
     }
-    String text = raw.isTextual() ? raw.asText() : null;
-    try {
-      if (text == null) {
-        throw new DateTimeParseException("not a string", raw.toString(), 0);
-      }
-      // Some SDKs write the offset as +0000; java.time wants +00:00.
-      OffsetDateTime parsed = OffsetDateTime.parse(OFFSET_WITHOUT_COLON.matcher(text).replaceFirst("$1:$2"));
-      if (parsed.getYear() < 1 || parsed.getYear() > 9999) {
-        throw new DateTimeParseException("year out of range", text, 0);
-      }
-      return parsed.toInstant();
-    } catch (DateTimeParseException e) {
+    Instant parsed = raw.isTextual() ? IsoTimes.parse(raw.asText()) : null;
+    if (parsed == null) {
       throw IngestException.badRequest(fieldName + " must be an ISO-8601 date-time with a zone offset between years"
           + " 1 and 9999, such as 2024-05-01T12:00:00.000Z (got " + abbreviate(raw.toString()) + ")");
     }
+    return parsed;
   }
 
   /** Copies fields the event lacks from the batch's defaults, recursing into objects both have; the event wins. */
