@@ -1,6 +1,5 @@
 package eventrouter.ingest;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.HttpConfig;
 import eventrouter.config.RouterConfig.IngestConfig;
@@ -156,7 +155,7 @@ public final class IngestVerticle extends VerticleBase {
     ParsedBody body = type == null ? parser.parseBatch(bytes) : parser.parseSingle(bytes);
     SourceConfig source = ctx.get(SOURCE);
     if (source == null) {
-      source = sourceFor(writeKeyFromBody(body.envelope()));
+      source = sourceFor(writeKeyFromBody(body.writeKey()));
     }
     SocketAddress remote = ctx.request().remoteAddress();
     List<LogRecord> records = normalizer.normalize(body, type, bytes, source.id(), clock.instant(),
@@ -199,13 +198,12 @@ public final class IngestVerticle extends VerticleBase {
     throw IngestException.unauthorized("Authorization header must be Basic base64(\"<writeKey>:\")");
   }
 
-  private static String writeKeyFromBody(JsonNode envelope) {
-    JsonNode key = envelope.get("writeKey");
-    if (key == null || !key.isTextual() || key.asText().isEmpty()) {
+  private static String writeKeyFromBody(String key) {
+    if (key == null || key.isEmpty()) {
       throw IngestException.unauthorized("write key is missing: send it as the Basic auth username or as the body's"
           + " writeKey field");
     }
-    return key.asText();
+    return key;
   }
 
   private void renderFailure(RoutingContext ctx) {
