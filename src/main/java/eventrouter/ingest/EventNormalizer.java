@@ -158,6 +158,11 @@ public final class EventNormalizer {
     private byte[] ipField;
     private byte[] sourceIdField;
     private Output output;
+    /** The last object {@link #covers} looked at, and its answer. */
+    private ObjectNode lastDefaults;
+    private int lastOpen;
+    private int lastClose;
+    private boolean lastCovered;
 
     Request(ParsedBody body, EventType endpointType, byte[] rawBody, String sourceId, Instant receivedAt,
         String clientIp) {
@@ -276,7 +281,7 @@ public final class EventNormalizer {
       byte[] context = contextValue(scan);
       byte[] integrations = integrationsDefaults == null ? null
           : kinds[INTEGRATIONS] != OBJECT ? integrationsFromBatch()
-          : covers(scan.integrationsOpen, integrationsDefaults) ? null
+          : covers(scan.integrationsOpen, scan.integrationsClose, integrationsDefaults) ? null
           : merged(scan.integrationsOpen, scan.integrationsClose, integrationsDefaults, false);
       boolean generated = messageId == null;
       if (generated) {
@@ -334,7 +339,7 @@ public final class EventNormalizer {
       if (scan.kinds[CONTEXT] != OBJECT) {
         return contextDefaults != null ? contextFromBatch() : contextOfIp();
       }
-      if (contextDefaults != null && !covers(scan.contextOpen, contextDefaults)) {
+      if (contextDefaults != null && !covers(scan.contextOpen, scan.contextClose, contextDefaults)) {
         return merged(scan.contextOpen, scan.contextClose, contextDefaults, true);
       }
       if (clientIp == null || scan.contextIp == STRING) {
@@ -344,16 +349,26 @@ public final class EventNormalizer {
     }
 
     /**
-     * Whether merging the defaults into the object that starts at {@code open} would change nothing: the tree path's
-     * {@link #mergeMissing} adds only what the event lacks, and an event usually has it.
+     * Whether merging the defaults into the object from {@code open} to {@code close} would change nothing: the tree
+     * path's {@link #mergeMissing} adds only what the event lacks, and an event usually has it. The events of a batch
+     * from one device often carry the very same context, so the last answer is kept for the same bytes.
      */
-    private boolean covers(int open, ObjectNode defaults) {
-      try (JsonParser parser = RequestParser.MAPPER.createParser(bytes, open, bytes.length - open)) {
-        parser.nextToken();
-        return coversDefaults(parser, defaults, true);
-      } catch (IOException e) {
-        return false;
+    private boolean covers(int open, int close, ObjectNode defaults) {
+      if (defaults == lastDefaults && Arrays.equals(bytes, open, close + 1, bytes, lastOpen, lastClose + 1)) {
+        return lastCovered;
       }
+      boolean covered;
+      try (JsonParser parser = RequestParser.MAPPER.createParser(bytes, open, close + 1 - open)) {
+        parser.nextToken();
+        covered = coversDefaults(parser, defaults, true);
+      } catch (IOException e) {
+        covered = false;
+      }
+      lastDefaults = defaults;
+      lastOpen = open;
+      lastClose = close;
+      lastCovered = covered;
+      return covered;
     }
 
     /** The object starting at {@code open}, read into a tree, merged and given the ip as the tree path does. */

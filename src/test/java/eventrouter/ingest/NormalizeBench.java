@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.ToIntFunction;
+import java.util.stream.Stream;
 
 /**
  * The HTTP ingest hot path in process: parse, validate, normalise and serialise Segment {@code track} events of about
@@ -20,7 +21,9 @@ import java.util.function.ToIntFunction;
  *
  * <p>Not a test, and not run by the suite:
  * <pre>mvn -B -q -o test-compile
- * java -cp target/classes:target/test-classes:$(cat cp.txt) eventrouter.ingest.NormalizeBench [rounds] [secondsPerRun]</pre>
+ * java -cp target/classes:target/test-classes:$(cat cp.txt) eventrouter.ingest.NormalizeBench [rounds] [secondsPerRun] [shape]</pre>
+ * where {@code cp.txt} holds the test classpath ({@code mvn dependency:build-classpath -Dmdep.outputFile=cp.txt
+ * -Dmdep.includeScope=test}) and {@code shape}, if given, runs only the shapes whose name contains it.
  */
 public final class NormalizeBench {
   private static final Instant RECEIVED_AT = Instant.parse("2026-11-24T12:00:05.250Z");
@@ -43,10 +46,12 @@ public final class NormalizeBench {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 2;
     Random random = new Random(7);
-    List<Shape> shapes = List.of(
+    String only = args.length > 2 ? args[2] : "";
+    List<Shape> shapes = Stream.of(
         shape("single /v1/track", 1, random, false),
         shape("batch of 100 /v1/batch", 100, random, false),
-        shape("batch of 100 with a batch context (bench.sh's shape)", 100, random, true));
+        shape("batch of 100 with a batch context (bench.sh's shape)", 100, random, true))
+        .filter(shape -> shape.name().contains(only)).toList();
     for (Shape shape : shapes) {
       System.out.printf("%s: %d bytes per body%n", shape.name(), shape.bodies()[0].length);
     }

@@ -106,6 +106,10 @@ class NormalizerEquivalenceTest {
         "{\"batch\":[" + TYPICAL + ",{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\",\"properties\":{\"note\":"
             + "\"a\\u0000b\"}}]}",
         "{\"batch\":[" + TYPICAL + "],\"context\":{\"note\":\"a\\u0000b\"}}",
+        // the same context twice in a row, then another one twice: the second of each is answered from memory
+        "{\"context\":{\"library\":{\"name\":\"n\",\"version\":\"1\"}},\"batch\":[" + TYPICAL + "," + TYPICAL
+            + "," + TYPICAL.replace("\"version\":\"5.2.0\"", "\"v\":2") + "," + TYPICAL.replace("\"version\":\"5.2.0\"",
+            "\"v\":2") + "," + TYPICAL + "]}",
         " {\n \"batch\" : [ " + TYPICAL + " ,\n " + TYPICAL.replace("user-1", "user-3") + " ] ,\n \"sentAt\" : "
             + "\"2026-11-24T12:00:59.100Z\" }\n")) {
       cases.add(new Case(body, Route.BATCH, null, body, IP));
