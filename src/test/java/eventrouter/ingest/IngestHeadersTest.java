@@ -78,19 +78,11 @@ class IngestHeadersTest {
 
   /** The implementation before the regular expression was taken out. */
   private static String legacyKey(String header) {
-    String[] parts = header.trim().split("\\s+", 2);
-    if (parts.length == 2 && parts[0].equalsIgnoreCase("Basic")) {
-      try {
-        String decoded = new String(Base64.getDecoder().decode(parts[1]), StandardCharsets.UTF_8);
-        String key = decoded.split(":", 2)[0];
-        if (!key.isEmpty()) {
-          return key;
-        }
-      } catch (IllegalArgumentException malformedBase64) {
-        // refused below
-      }
+    try {
+      return LegacyIngest.writeKeyFromBasicAuth(header);
+    } catch (IngestException refused) {
+      return "refused: " + refused.getMessage();
     }
-    return "refused: Authorization header must be Basic base64(\"<writeKey>:\")";
   }
 
   private static String base64(String text) {

@@ -17,20 +17,38 @@ import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * The ingest parse and normalisation as they were before the fast path (commit a2d60f8), copied unchanged but for
- * names: {@link NormalizeBench}'s baseline, and the oracle the equivalence tests compare the router's output with.
+ * The ingest parse, normalisation and Basic auth parsing as they were before the fast path (commit a2d60f8), copied
+ * unchanged but for names: {@link NormalizeBench}'s baseline, and the oracle the equivalence tests compare the router's output with.
  * Not used by the router.
  */
 final class LegacyIngest {
   static final ObjectMapper MAPPER = new ObjectMapper();
 
   private LegacyIngest() {
+  }
+
+  /** The old IngestVerticle.writeKeyFromBasicAuth. */
+  static String writeKeyFromBasicAuth(String header) {
+    String[] parts = header.trim().split("\\s+", 2);
+    if (parts.length == 2 && parts[0].equalsIgnoreCase("Basic")) {
+      try {
+        String decoded = new String(Base64.getDecoder().decode(parts[1]), StandardCharsets.UTF_8);
+        String key = decoded.split(":", 2)[0];
+        if (!key.isEmpty()) {
+          return key;
+        }
+      } catch (IllegalArgumentException malformedBase64) {
+        // reported below, like any other unusable header
+      }
+    }
+    throw IngestException.unauthorized("Authorization header must be Basic base64(\"<writeKey>:\")");
   }
 
   /** The old ParsedBody. */

@@ -50,7 +50,8 @@ public final class NormalizeBench {
     List<Shape> shapes = Stream.of(
         shape("single /v1/track", 1, random, false),
         shape("batch of 100 /v1/batch", 100, random, false),
-        shape("batch of 100 with a batch context (bench.sh's shape)", 100, random, true))
+        shape("batch of 100 with a batch context (bench.sh's shape)", 100, random, true),
+        basicAuth())
         .filter(shape -> shape.name().contains(only)).toList();
     for (Shape shape : shapes) {
       System.out.printf("%s: %d bytes per body%n", shape.name(), shape.bodies()[0].length);
@@ -118,6 +119,20 @@ public final class NormalizeBench {
         single ? parser.parseSingle(body) : parser.parseBatch(body), single ? EventType.TRACK : null, body, "web",
         RECEIVED_AT, IP)));
     return new Shape(name, eventsPerBody, bodies, legacy, current);
+  }
+
+  /** Only the Authorization header's key (a request's worth of it), with the regular expression and without. */
+  private static Shape basicAuth() {
+    byte[][] headers = new byte[BODIES][];
+    for (int i = 0; i < BODIES; i++) {
+      headers[i] = ("Basic " + java.util.Base64.getEncoder().encodeToString(("key-" + i + ":").getBytes(
+          StandardCharsets.UTF_8))).getBytes(StandardCharsets.UTF_8);
+    }
+    Path legacy = new Path("legacy", header -> LegacyIngest.writeKeyFromBasicAuth(
+        new String(header, StandardCharsets.ISO_8859_1)).length());
+    Path current = new Path("current", header -> IngestVerticle.writeKeyFromBasicAuth(
+        new String(header, StandardCharsets.ISO_8859_1)).length());
+    return new Shape("Basic auth header only (headers/s)", 1, headers, legacy, current);
   }
 
   /** @return events per second of this process's CPU time, and per second of wall-clock time */
