@@ -1,6 +1,5 @@
 package eventrouter.ingest;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.HttpConfig;
 import eventrouter.config.RouterConfig.IngestConfig;
@@ -39,6 +38,9 @@ import org.slf4j.LoggerFactory;
 public final class IngestVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(IngestVerticle.class);
   private static final Buffer SUCCESS = Buffer.buffer("{\"success\":true}");
+  // Built once, so that writing them costs no encoding (HttpHeaders.createOptimized gives ASCII strings).
+  private static final CharSequence APPLICATION_JSON = HttpHeaders.createOptimized("application/json");
+  private static final CharSequence SUCCESS_LENGTH = HttpHeaders.createOptimized(Integer.toString(SUCCESS.length()));
   private static final String SOURCE = "eventrouter.source";
   private static final List<String> ACCEPTED_CONTENT_TYPES = List.of("application/json", "text/plain");
 
@@ -76,12 +78,14 @@ public final class IngestVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     Router router = Router.router(vertx);
-    router.route("/v1/*").handler(CorsHandler.create()
+    CorsHandler cors = CorsHandler.create()
         .allowedMethod(HttpMethod.POST)
-        .allowedHeaders(Set.of("Authorization", "Content-Type", "Content-Encoding")));
+        .allowedHeaders(Set.of("Authorization", "Content-Type", "Content-Encoding"));
+    // Without an Origin (every SDK but a browser's) the CorsHandler has nothing to do, so it runs only with one.
+    router.route("/v1/*").handler(ctx -> corsWhenOrigin(ctx, cors));
     // Cheap refusals first, before the body is read. Vert.x Web wants body handlers ahead of user handlers on one
     // route, so these checks are a route of their own that every ingest request passes through.
-    router.post("/v1/*").handler(this::checkContentType).handler(this::authenticateFromHeader);
+    router.post("/v1/*").handler(this::admit);
     BodyHandler body = BodyHandler.create(false).setBodyLimit(ingestConfig.maxRequestBytes());
     for (EventType type : EventType.values()) {
       mountIngest(router, "/v1/" + type.wireName(), body, type);
@@ -131,19 +135,20 @@ public final class IngestVerticle extends VerticleBase {
     }
   }
 
-  private void checkContentType(RoutingContext ctx) {
-    String contentType = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
-    String mediaType = contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase();
-    // text/plain is what browser SDKs send to avoid a CORS preflight; the body is JSON all the same.
-    if (!ACCEPTED_CONTENT_TYPES.contains(mediaType)) {
-      throw IngestException.unsupportedMediaType("Content-Type must be application/json (got "
-          + (contentType == null ? "none" : "\"" + contentType + "\"") + ")");
+  private static void corsWhenOrigin(RoutingContext ctx, CorsHandler cors) {
+    if (ctx.request().headers().contains(HttpHeaders.ORIGIN)) {
+      cors.handle(ctx);
+    } else {
+      ctx.next(); // what the CorsHandler does without an Origin too
     }
-    ctx.next();
   }
 
-  /** A key in Basic auth is checked before the body is read, so an unknown key costs nothing more. */
-  private void authenticateFromHeader(RoutingContext ctx) {
+  /**
+   * The content type, then a key in Basic auth: both are checked before the body is read, so a request that fails
+   * them costs nothing more.
+   */
+  private void admit(RoutingContext ctx) {
+    checkContentType(ctx.request().getHeader(HttpHeaders.CONTENT_TYPE));
     String header = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
     if (header != null) {
       ctx.put(SOURCE, sourceFor(writeKeyFromBasicAuth(header)));
@@ -151,12 +156,24 @@ public final class IngestVerticle extends VerticleBase {
     ctx.next();
   }
 
+  static void checkContentType(String contentType) {
+    if (contentType != null && (contentType.equals("application/json") || contentType.equals("text/plain"))) {
+      return; // what SDKs send; the rest is parsed below
+    }
+    String mediaType = contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase();
+    // text/plain is what browser SDKs send to avoid a CORS preflight; the body is JSON all the same.
+    if (!ACCEPTED_CONTENT_TYPES.contains(mediaType)) {
+      throw IngestException.unsupportedMediaType("Content-Type must be application/json (got "
+          + (contentType == null ? "none" : "\"" + contentType + "\"") + ")");
+    }
+  }
+
   private void ingest(RoutingContext ctx, EventType type) {
     byte[] bytes = ctx.body().buffer().getBytes();
     ParsedBody body = type == null ? parser.parseBatch(bytes) : parser.parseSingle(bytes);
     SourceConfig source = ctx.get(SOURCE);
     if (source == null) {
-      source = sourceFor(writeKeyFromBody(body.envelope()));
+      source = sourceFor(writeKeyFromBody(body.writeKey()));
     }
     SocketAddress remote = ctx.request().remoteAddress();
     List<LogRecord> records = normalizer.normalize(body, type, bytes, source.id(), clock.instant(),
@@ -167,7 +184,13 @@ public final class IngestVerticle extends VerticleBase {
           + source.rateLimit().eventsPerSecond() + " events/s; retry after " + retryAfter + " s", retryAfter);
     }
     eventLog.append(context, records)
-        .onSuccess(v -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(SUCCESS))
+        .onSuccess(v -> {
+          // Nothing else sets these two, so they are added rather than set (set looks for an old value first), and
+          // with the length given Vert.x need not work it out.
+          ctx.response().headers().add(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).add(HttpHeaders.CONTENT_LENGTH,
+              SUCCESS_LENGTH);
+          ctx.response().end(SUCCESS);
+        })
         .onFailure(error -> {
           LOG.warn("answering 503: {}", error.getMessage());
           respondError(ctx, 503, "could not make the events durable, nothing was acknowledged; retry later ("
@@ -183,12 +206,26 @@ public final class IngestVerticle extends VerticleBase {
     return source;
   }
 
+  /**
+   * The scheme, then the credentials after the first run of whitespace; the key is what precedes the decoded
+   * credentials' first colon. (This is what splitting on {@code \\s+} did, without a regular expression.)
+   */
   static String writeKeyFromBasicAuth(String header) {
-    String[] parts = header.trim().split("\\s+", 2);
-    if (parts.length == 2 && parts[0].equalsIgnoreCase("Basic")) {
+    String trimmed = header.trim();
+    int schemeEnd = 0;
+    while (schemeEnd < trimmed.length() && !isRegexWhitespace(trimmed.charAt(schemeEnd))) {
+      schemeEnd++;
+    }
+    int credentials = schemeEnd;
+    while (credentials < trimmed.length() && isRegexWhitespace(trimmed.charAt(credentials))) {
+      credentials++;
+    }
+    if (schemeEnd == 5 && credentials < trimmed.length() && trimmed.regionMatches(true, 0, "Basic", 0, 5)) {
       try {
-        String decoded = new String(Base64.getDecoder().decode(parts[1]), StandardCharsets.UTF_8);
-        String key = decoded.split(":", 2)[0];
+        String decoded = new String(Base64.getDecoder().decode(trimmed.substring(credentials)),
+            StandardCharsets.UTF_8);
+        int colon = decoded.indexOf(':');
+        String key = colon < 0 ? decoded : decoded.substring(0, colon);
         if (!key.isEmpty()) {
           return key;
         }
@@ -199,13 +236,17 @@ public final class IngestVerticle extends VerticleBase {
     throw IngestException.unauthorized("Authorization header must be Basic base64(\"<writeKey>:\")");
   }
 
-  private static String writeKeyFromBody(JsonNode envelope) {
-    JsonNode key = envelope.get("writeKey");
-    if (key == null || !key.isTextual() || key.asText().isEmpty()) {
+  /** {@code \\s} of java.util.regex: space, tab, line feed, vertical tab, form feed, carriage return. */
+  private static boolean isRegexWhitespace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\u000B' || c == '\f' || c == '\r';
+  }
+
+  private static String writeKeyFromBody(String key) {
+    if (key == null || key.isEmpty()) {
       throw IngestException.unauthorized("write key is missing: send it as the Basic auth username or as the body's"
           + " writeKey field");
     }
-    return key.asText();
+    return key;
   }
 
   private void renderFailure(RoutingContext ctx) {
@@ -232,7 +273,7 @@ public final class IngestVerticle extends VerticleBase {
     }
     ctx.response()
         .setStatusCode(status)
-        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON)
         .end(new JsonObject().put("success", false).put("error", message).toBuffer());
   }
 }

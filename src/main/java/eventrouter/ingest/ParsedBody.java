@@ -1,16 +1,97 @@
 package eventrouter.ingest;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
 
 /**
- * A request body split into its events.
- *
- * @param envelope the batch's own fields ({@code context}, {@code integrations}, {@code sentAt}, {@code writeKey});
- *     for a single-event request, the event itself
- * @param events the events, in request order
- * @param eventSizes each event's size in bytes as sent, for the per-event limit
- * @param batch whether the events came in a {@code batch} array, which decides how errors name them
+ * A request body split into its events. An event is either scanned ({@link EventScan}: its fields' byte ranges, for
+ * the normaliser's fast path) or a tree; a scanned event becomes a tree only when something asks for one.
  */
-public record ParsedBody(ObjectNode envelope, List<ObjectNode> events, int[] eventSizes, boolean batch) {
+public final class ParsedBody {
+  private final byte[] bytes;
+  private final ObjectNode envelope;
+  private final List<EventScan> scans;
+  private final ObjectNode[] trees;
+  private final int[] eventSizes;
+  private final boolean batch;
+
+  private ParsedBody(byte[] bytes, ObjectNode envelope, List<EventScan> scans, ObjectNode[] trees, int[] eventSizes,
+      boolean batch) {
+    this.bytes = bytes;
+    this.envelope = envelope;
+    this.scans = scans;
+    this.trees = trees;
+    this.eventSizes = eventSizes;
+    this.batch = batch;
+  }
+
+  /** A body read into trees, as every body was before the fast path. */
+  static ParsedBody ofTrees(byte[] bytes, ObjectNode envelope, List<ObjectNode> events, int[] eventSizes,
+      boolean batch) {
+    return new ParsedBody(bytes, envelope, null, events.toArray(ObjectNode[]::new), eventSizes, batch);
+  }
+
+  /** @param envelope the batch's own fields, or null for a single event */
+  static ParsedBody ofScans(byte[] bytes, ObjectNode envelope, List<EventScan> scans, int[] eventSizes,
+      boolean batch) {
+    return new ParsedBody(bytes, envelope, scans, new ObjectNode[scans.size()], eventSizes, batch);
+  }
+
+  /**
+   * The batch's own fields ({@code context}, {@code integrations}, {@code sentAt}, {@code writeKey}); for a
+   * single-event request, the event itself.
+   */
+  public ObjectNode envelope() {
+    return envelope != null ? envelope : event(0);
+  }
+
+  /** The number of events. */
+  public int size() {
+    return trees.length;
+  }
+
+  /** The event as a tree. A scanned event is parsed from its bytes the first time. */
+  public ObjectNode event(int index) {
+    if (trees[index] == null) {
+      EventScan scan = scans.get(index);
+      try {
+        trees[index] = (ObjectNode) RequestParser.MAPPER.readTree(bytes, scan.start, scan.end() - scan.start);
+      } catch (IOException e) {
+        throw new UncheckedIOException("a scanned event always parses", e);
+      }
+    }
+    return trees[index];
+  }
+
+  /** @return the event's scan, or null when the body was read into trees (or the event was made one) */
+  EventScan scan(int index) {
+    return scans == null || trees[index] != null ? null : scans.get(index);
+  }
+
+  /** Each event's size in bytes as sent, for the per-event limit. */
+  public int eventSize(int index) {
+    return eventSizes[index];
+  }
+
+  /** Whether the events came in a {@code batch} array, which decides how errors name them. */
+  public boolean batch() {
+    return batch;
+  }
+
+  byte[] bytes() {
+    return bytes;
+  }
+
+  /** The body's {@code writeKey} (the batch's, or the single event's) when it is a string, else null. */
+  public String writeKey() {
+    if (envelope == null && scans != null && trees[0] == null) {
+      EventScan scan = scans.get(0);
+      return scan.kinds[EventScan.WRITE_KEY] == EventScan.STRING ? scan.texts[EventScan.WRITE_KEY] : null;
+    }
+    JsonNode key = envelope().get("writeKey");
+    return key != null && key.isTextual() ? key.asText() : null;
+  }
 }

@@ -214,7 +214,7 @@ final class StreamEndpoint {
           sendError(outcome.index(), outcome.messageId(), outcome.error().getMessage());
         } else {
           records.add(outcome.record());
-          belongsTo(body.events().get(outcome.index()));
+          belongsTo(outcome);
         }
       }
       if (records.isEmpty()) {
@@ -266,11 +266,10 @@ final class StreamEndpoint {
     }
 
     /** The socket now belongs to the ids this event names; an identify adds its userId. */
-    private void belongsTo(JsonNode event) {
-      for (String field : List.of("userId", "anonymousId")) {
-        JsonNode id = event.get(field);
-        if (id != null && id.isTextual() && userIds.add(id.asText())) {
-          byUserId.computeIfAbsent(id.asText(), key -> new HashSet<>()).add(this);
+    private void belongsTo(Outcome event) {
+      for (String id : new String[] {event.userId(), event.anonymousId()}) {
+        if (id != null && userIds.add(id)) {
+          byUserId.computeIfAbsent(id, key -> new HashSet<>()).add(this);
         }
       }
     }
