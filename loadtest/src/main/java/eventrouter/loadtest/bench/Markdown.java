@@ -100,7 +100,7 @@ final class Markdown {
     line("## Memory");
     line("");
     line("Sampled every 2 s with `jstat -gc` (heap used = survivors + eden + old) and `/proc/PID/status` (VmRSS)"
-        + " while the router took " + Report.num(memory.path("sampledAtRate").asDouble()) + " events/s ("
+        + " while the load generator offered " + Report.num(memory.path("sampledAtRate").asDouble()) + " events/s (see the fixed-rate table for what the router took; "
         + memory.path("samples").asInt() + " samples). The router JVM also runs the embedded Kafka broker, so its"
         + " heap and RSS include the broker's; the embedded Postgres and Redis are separate processes, not counted.");
     line("");

@@ -433,6 +433,12 @@ public final class Report {
         targets.addObject().put("name", name).put("verdict", "not run in this mode");
       }
     } else {
+      // A latency "at 5k/s" counts only if the router held 5k/s: otherwise it describes the events it did take.
+      long errors = at5k.path("errors").asLong();
+      double achieved = at5k.path("achievedRate").path("median").asDouble();
+      boolean held = errors == 0 && achieved >= 0.99 * 5000;
+      String notHeld = held ? "" : "; the rate was not held: the router took " + num(achieved) + " of 5,000 events/s"
+          + " (median), " + num(errors) + " requests failed or timed out in the 3 runs";
       JsonNode e2e = at5k.path("endToEndWebhookMs");
       if (e2e.isTextual()) {
         targets.addObject().put("name", "End-to-end receivedAt -> webhook p50 at 5k/s").put("target", "<= 2 ms")
@@ -442,14 +448,14 @@ public final class Report {
       } else {
         double p50 = e2e.path("p50").path("median").asDouble();
         double p99 = e2e.path("p99").path("median").asDouble();
-        target(targets, "End-to-end receivedAt -> webhook p50 at 5k/s", "<= 2 ms", ms(p50), 2 / Math.max(p50, 1e-9),
-            p50 <= 2, false);
-        target(targets, "End-to-end receivedAt -> webhook p99 at 5k/s", "<= 10 ms", ms(p99),
-            10 / Math.max(p99, 1e-9), p99 <= 10, false);
+        target(targets, "End-to-end receivedAt -> webhook p50 at 5k/s", "<= 2 ms", ms(p50) + notHeld,
+            2 / Math.max(p50, 1e-9), held && p50 <= 2, false, held);
+        target(targets, "End-to-end receivedAt -> webhook p99 at 5k/s", "<= 10 ms", ms(p99) + notHeld,
+            10 / Math.max(p99, 1e-9), held && p99 <= 10, false, held);
       }
       double lag99 = at5k.path("warehouseLagMs").path("p99").path("median").asDouble();
-      target(targets, "Warehouse lag p99 at 5k/s", "<= 1000 ms", ms(lag99), 1000 / Math.max(lag99, 1e-9),
-          lag99 <= 1000 && at5k.path("errors").asLong() == 0, false);
+      target(targets, "Warehouse lag p99 at 5k/s", "<= 1000 ms", ms(lag99) + notHeld, 1000 / Math.max(lag99, 1e-9),
+          held && lag99 <= 1000, false, held);
     }
     JsonNode push = results.path("websocketPush");
     if (push.path("status").asText().equals("measured")) {
@@ -465,7 +471,7 @@ public final class Report {
     }
     JsonNode memory = results.path("memory");
     double heap = memory.path("heapUsedMB").path("median").asDouble();
-    target(targets, "Heap used at steady state (" + memory.path("sampledAtRate").asInt() + " events/s)", "<= 512 MB",
+    target(targets, "Heap used at steady state (" + memory.path("sampledAtRate").asInt() + " events/s offered)", "<= 512 MB",
         num(heap) + " MB (max " + num(memory.path("heapUsedMB").path("max").asDouble()) + " MB; live after full GC "
             + num(memory.path("afterFullGcMB").path("heapUsed").asDouble()) + " MB)",
         512 / Math.max(heap, 1e-9), heap <= 512, false);
@@ -475,12 +481,19 @@ public final class Report {
   /** score: measured relative to the target, > 1 is better than the target. */
   private static void target(ArrayNode targets, String name, String target, String measured, double score, boolean met,
       boolean notCounted) {
+    target(targets, name, target, measured, score, met, notCounted, true);
+  }
+
+  /** @param rateHeld false when the figure comes from a fixed rate the router did not hold */
+  private static void target(ArrayNode targets, String name, String target, String measured, double score, boolean met,
+      boolean notCounted, boolean rateHeld) {
     ObjectNode row = targets.addObject();
     row.put("name", name);
     row.put("target", target);
     row.put("measured", measured);
     row.put("ratioToTarget", round2(score));
-    row.put("verdict", notCounted ? "missed (no run counted)" : met ? "met" : "missed");
+    row.put("verdict", notCounted ? "missed (no run counted)" : !rateHeld ? "missed (rate not held)"
+        : met ? "met" : "missed");
   }
 
   // ---- helpers ------------------------------------------------------------------------------------------------------
