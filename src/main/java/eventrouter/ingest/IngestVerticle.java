@@ -256,6 +256,10 @@ public final class IngestVerticle extends VerticleBase {
     } else if (ctx.statusCode() == 413) {
       respondError(ctx, 413, "request body exceeds " + ingestConfig.maxRequestBytes()
           + " bytes (measured after gzip decompression), the limit per request", 0);
+    } else if (ctx.statusCode() == 403 && failure != null && ctx.request().headers().contains(HttpHeaders.ORIGIN)) {
+      // The CorsHandler refuses an Origin it cannot parse this way.
+      respondError(ctx, 403, "the Origin header \"" + ctx.request().getHeader(HttpHeaders.ORIGIN)
+          + "\" is not an origin (scheme://host[:port])", 0);
     } else if (failure == null && ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
       respondError(ctx, ctx.statusCode(), ctx.response().getStatusMessage(), 0);
     } else {
