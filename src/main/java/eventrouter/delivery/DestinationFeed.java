@@ -13,6 +13,7 @@ import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecords;
 import io.vertx.kafka.client.consumer.OffsetAndMetadata;
+import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -160,42 +161,50 @@ final class DestinationFeed {
   /** The record as this destination's delivery, or null when its stream or filter does not take it. */
   private Routed route(KafkaConsumerRecord<String, String> record, Instant now) {
     Stream stream = record.topic().equals(kafka.signalsTopic()) ? Stream.SIGNALS : Stream.EVENTS;
-    JsonObject event;
-    try {
-      event = new JsonObject(record.value());
-    } catch (RuntimeException e) {
-      LOG.error("log record {}-{}@{} is not JSON; {} does not get it: {}", record.topic(), record.partition(),
-          record.offset(), destination.id(), e.getMessage());
-      return null;
-    }
     boolean asIs = destination.filter() == EventExpressions.Filter.ALL
         && destination.payload() == EventExpressions.Payload.EVENT;
-    Map<String, Object> celEvent = asIs ? null : EventExpressions.toCel(event);
+    EventHead head;
+    JsonObject event = null;
     try {
-      if (!destination.filter().matches(celEvent)) {
-        return null;
+      if (asIs) {
+        head = EventHead.read(record.value());
+      } else {
+        event = new JsonObject(record.value());
+        head = new EventHead(event.getString("messageId"), event.getString("userId"), event.getString("anonymousId"),
+            event.getString("receivedAt"));
       }
-    } catch (Exception e) {
-      // A filter that cannot be evaluated on this event (a missing field, say) does not match it.
-      worker.metrics().filterError();
-      LOG.debug("filter of {} failed on {}: {}", destination.id(), event.getString("messageId"), e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      LOG.error("log record {}-{}@{} is not a JSON event; {} does not get it: {}", record.topic(), record.partition(),
+          record.offset(), destination.id(), e.getMessage());
       return null;
     }
     String payload = record.value();
     String payloadError = null;
-    if (destination.payload() != EventExpressions.Payload.EVENT) {
+    if (!asIs) {
+      Map<String, Object> celEvent = EventExpressions.toCel(event);
       try {
-        payload = Json.encode(destination.payload().shape(celEvent, event));
+        if (!destination.filter().matches(celEvent)) {
+          return null;
+        }
       } catch (Exception e) {
-        payloadError = "payload expression failed: " + e.getMessage();
+        // A filter that cannot be evaluated on this event (a missing field, say) does not match it.
+        worker.metrics().filterError();
+        LOG.debug("filter of {} failed on {}: {}", destination.id(), head.messageId(), e.getMessage());
+        return null;
+      }
+      if (destination.payload() != EventExpressions.Payload.EVENT) {
+        try {
+          payload = Json.encode(destination.payload().shape(celEvent, event));
+        } catch (Exception e) {
+          payloadError = "payload expression failed: " + e.getMessage();
+        }
       }
     }
-    return new Routed(new Delivery(destination.id(), event.getString("messageId"), stream, event.getString("userId"),
-        event.getString("anonymousId"), payload, receivedAt(event), now, arrivalOrder.getAsLong()), payloadError);
+    return new Routed(new Delivery(destination.id(), head.messageId(), stream, head.userId(), head.anonymousId(),
+        payload, receivedAt(head.receivedAt()), now, arrivalOrder.getAsLong()), payloadError);
   }
 
-  private static Instant receivedAt(JsonObject event) {
-    String text = event.getString("receivedAt");
+  private static Instant receivedAt(String text) {
     try {
       return text == null ? null : Instant.parse(text);
     } catch (DateTimeParseException e) {
