@@ -43,7 +43,7 @@ public final class Report {
     this.meta = read("meta.json");
     this.repeat = meta.path("repeat").asInt(1);
     this.batchSize = meta.path("batchSize").asInt(100);
-    String delivery = "router-delivery";
+    String delivery = "router-delivery.bench-sink";
     for (JsonNode group : meta.path("consumerGroups")) {
       if (group.path("role").asText().equals("delivery")) {
         delivery = group.path("group").asText();
