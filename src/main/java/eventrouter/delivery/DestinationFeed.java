@@ -2,6 +2,7 @@ package eventrouter.delivery;
 
 import eventrouter.config.DestinationConfig.Stream;
 import eventrouter.config.RouterConfig.KafkaConfig;
+import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -12,7 +13,6 @@ import io.vertx.kafka.client.common.TopicPartition;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecords;
-import io.vertx.kafka.client.consumer.OffsetAndMetadata;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,7 +22,6 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.LongSupplier;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,16 +65,8 @@ final class DestinationFeed {
     this.kafka = kafka;
     this.clock = clock;
     this.arrivalOrder = arrivalOrder;
-    this.consumer = KafkaConsumer.create(vertx, Map.of(
-            ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-            ConsumerConfig.GROUP_ID_CONFIG, groupId(groupPrefix, destination.id()),
-            ConsumerConfig.CLIENT_ID_CONFIG, "event-router-delivery-" + destination.id(),
-            ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false",
-            ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-            ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500",
-            // With fetch.min.bytes=1 a fetch returns as soon as a record arrives; this only paces the empty fetches
-            // of an idle feed, one per destination.
-            ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "50"),
+    this.consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap,
+            groupId(groupPrefix, destination.id()), "event-router-delivery-" + destination.id(), 500, 50),
         new StringDeserializer(), new StringDeserializer());
   }
 
@@ -213,13 +204,9 @@ final class DestinationFeed {
   }
 
   private Future<Void> commit() {
-    Map<TopicPartition, OffsetAndMetadata> moved = offsets.committable();
-    if (moved.isEmpty()) {
-      return Future.succeededFuture();
-    }
-    return consumer.commit(moved).onSuccess(offsets::committed).<Void>mapEmpty().recover(e -> {
-      LOG.warn("could not commit the offsets of {} ({}; those records will be delivered again): {}", destination.id(),
-          moved, e.getMessage());
+    return offsets.commitTo(consumer).recover(e -> {
+      LOG.warn("could not commit the offsets of {} (retried with the next commit; after a crash those records are"
+          + " delivered again): {}", destination.id(), e.getMessage());
       return Future.succeededFuture();
     });
   }

@@ -1,6 +1,8 @@
 package eventrouter.log;
 
+import io.vertx.core.Future;
 import io.vertx.kafka.client.common.TopicPartition;
+import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.consumer.OffsetAndMetadata;
 import java.util.Collection;
 import java.util.HashMap;
@@ -49,6 +51,18 @@ public final class OffsetTracker {
       }
     });
     return offsets;
+  }
+
+  /**
+   * Commits, through {@code consumer}, the offsets that moved since the last successful commit. A failed commit
+   * changes nothing here, so the next call tries those offsets again; the future fails with Kafka's error.
+   */
+  public Future<Void> commitTo(KafkaConsumer<?, ?> consumer) {
+    Map<TopicPartition, OffsetAndMetadata> moved = committable();
+    if (moved.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return consumer.commit(moved).onSuccess(v -> committed(moved)).mapEmpty();
   }
 
   public void committed(Map<TopicPartition, OffsetAndMetadata> offsets) {

@@ -7,6 +7,7 @@ import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.RealtimeConfig;
 import eventrouter.log.EventLog;
 import eventrouter.log.LogRecord;
+import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
 import eventrouter.rules.CelValues;
 import eventrouter.rules.Evaluation;
@@ -24,16 +25,13 @@ import io.vertx.kafka.client.common.TopicPartition;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecords;
-import io.vertx.kafka.client.consumer.OffsetAndMetadata;
 import io.vertx.redis.client.RedisOptions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Supplier;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -89,14 +87,8 @@ public final class RealtimeVerticle extends VerticleBase {
   public Future<?> start() {
     redis = new RedisLink(vertx, redisOptions);
     store = new SessionStore(redis, config);
-    consumer = KafkaConsumer.create(vertx, Map.of(
-        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-        ConsumerConfig.GROUP_ID_CONFIG, config.groupId(),
-        ConsumerConfig.CLIENT_ID_CONFIG, "event-router-realtime-" + System.identityHashCode(this),
-        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false",
-        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-        ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1000",
-        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "10"),
+    consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(),
+            "event-router-realtime-" + System.identityHashCode(this), 1000, 10),
         new StringDeserializer(), new StringDeserializer());
     consumer.partitionsRevokedHandler(revoked -> {
       commit();
@@ -265,17 +257,10 @@ public final class RealtimeVerticle extends VerticleBase {
   }
 
   private Future<Void> commit() {
-    Map<TopicPartition, OffsetAndMetadata> ready = offsets.committable();
-    if (ready.isEmpty()) {
+    return offsets.commitTo(consumer).recover(e -> {
+      LOG.warn("real-time offset commit failed (retried with the next): {}", e.getMessage());
       return Future.succeededFuture();
-    }
-    return consumer.commit(ready)
-        .onSuccess(offsets::committed)
-        .recover(e -> {
-          LOG.warn("real-time offset commit failed (retried with the next): {}", e.getMessage());
-          return Future.succeededFuture();
-        })
-        .mapEmpty();
+    });
   }
 
   private static String textOrNull(JsonNode node) {

@@ -1,6 +1,7 @@
 package eventrouter.warehouse;
 
 import eventrouter.config.RouterConfig.WarehouseConfig;
+import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -9,7 +10,6 @@ import io.vertx.kafka.client.common.TopicPartition;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecords;
-import io.vertx.kafka.client.consumer.OffsetAndMetadata;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
@@ -24,7 +24,6 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,14 +83,8 @@ public final class WarehouseVerticle extends VerticleBase {
     pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(postgres).using(vertx).build();
     writer = new WarehouseWriter(pool, signalsTopic);
     lanes = IntStream.range(0, poolSize).mapToObj(Lane::new).toList();
-    consumer = KafkaConsumer.create(vertx, Map.of(
-        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-        ConsumerConfig.GROUP_ID_CONFIG, config.groupId(),
-        ConsumerConfig.CLIENT_ID_CONFIG, "event-router-warehouse-" + deploymentID() + "-" + System.identityHashCode(this),
-        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false",
-        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-        ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(config.batchSize()),
-        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "50"),
+    consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(),
+            "event-router-warehouse-" + deploymentID() + "-" + System.identityHashCode(this), config.batchSize(), 50),
         new StringDeserializer(), new StringDeserializer());
     consumer.partitionsRevokedHandler(this::revoked);
     // Newly assigned partitions start unpaused: the next cycle pauses them again if their lane is full.
@@ -224,13 +217,9 @@ public final class WarehouseVerticle extends VerticleBase {
 
   /** Commits, per partition, the offset below which every record read is written. */
   private Future<Void> commit() {
-    Map<TopicPartition, OffsetAndMetadata> ready = offsets.committable();
-    if (ready.isEmpty()) {
-      return Future.succeededFuture();
-    }
-    return consumer.commit(ready).onSuccess(offsets::committed).<Void>mapEmpty().recover(error -> {
+    return offsets.commitTo(consumer).recover(error -> {
       // The rows are written: at worst (a rebalance, or a crash before a later commit) they are read again.
-      LOG.warn("could not commit warehouse offsets {} (retried with the next batch): {}", ready, error.getMessage());
+      LOG.warn("could not commit warehouse offsets (retried with the next batch): {}", error.getMessage());
       return Future.succeededFuture();
     });
   }
