@@ -32,7 +32,9 @@ case "${1:-}" in
 esac
 
 # DRAIN_SECS bounds each wait for the consumer groups to catch up after a run (WARM_DRAIN_SECS after the warm-up);
-# PUSH_* is the WebSocket push measurement: sockets (one user each), events/s, seconds measured after a warm-up.
+# PUSH_* is the WebSocket push measurement: sockets (one user each), events/s, seconds measured after a warm-up. The
+# probe is a fresh JVM each run: 20 s of warm-up let its JIT (and the router's, on the signal path) settle first, as
+# the fixed-rate runs' warm-ups do; with 5 s, the first seconds' compiling on both sides set the tail.
 if [ "$MODE" = quick ]; then
   REPEAT=1; BASE_WARM=2; RUN_SECS=2; ROUTER_WARM=3; RATES="200"; MEM_RATE=200; RATE_SECS=3; RATE_WARM=1
   CONNECTIONS=16; JFR=0; DRAIN_SECS=60; WARM_DRAIN_SECS=120
@@ -40,7 +42,7 @@ if [ "$MODE" = quick ]; then
 else
   REPEAT=3; BASE_WARM=10; RUN_SECS=12; ROUTER_WARM=30; RATES="1000 5000 10000"; MEM_RATE=5000; RATE_SECS=20
   RATE_WARM=5; CONNECTIONS=128; JFR=1; DRAIN_SECS=600; WARM_DRAIN_SECS=900
-  PUSH_SOCKETS=200; PUSH_RATE=500; PUSH_SECS=20; PUSH_WARM=5
+  PUSH_SOCKETS=200; PUSH_RATE=500; PUSH_SECS=20; PUSH_WARM=20
 fi
 JFR="${BENCH_JFR:-$JFR}" # BENCH_JFR=1 records the JFR profiles in quick mode too (a check of the harness)
 WRK_THREADS=2
@@ -113,6 +115,7 @@ wait_port() { # $1 = port, $2 = seconds, $3 = pid
 
 read -r BASE_PORT ROUTER_PORT SINK_PORT KAFKA_PORT PG_PORT REDIS_PORT < <(tool Probe ports --count 6)
 WRITE_KEY="bench-$(date +%s)-$RANDOM"
+ADMIN_TOKEN="bench-admin-$(date +%s)-$RANDOM$RANDOM$RANDOM"
 AUTH="Basic $(printf '%s:' "$WRITE_KEY" | base64 -w0)"
 
 # --- what else runs on the machine (other engineers' builds share these 2 cores), recorded with the results ---------
@@ -236,12 +239,16 @@ else
 fi
 log "router on :$ROUTER_PORT (embedded Kafka :$KAFKA_PORT, Postgres :$PG_PORT, Redis :$REDIS_PORT)"
 (cd "$RUN_DIR" && exec env ROUTER_HTTP_HOST=127.0.0.1 ROUTER_HTTP_PORT="$ROUTER_PORT" ROUTER_DATA_DIR="$RUN_DIR/data" \
-  ROUTER_WRITE_KEYS="$WRITE_KEY" ROUTER_KAFKA_EMBEDDED_PORT="$KAFKA_PORT" ROUTER_PG_EMBEDDED_PORT="$PG_PORT" \
+  ROUTER_WRITE_KEYS="$WRITE_KEY" ROUTER_ADMIN_TOKEN="$ADMIN_TOKEN" ROUTER_KAFKA_EMBEDDED_PORT="$KAFKA_PORT" ROUTER_PG_EMBEDDED_PORT="$PG_PORT" \
   ROUTER_REDIS_EMBEDDED_PORT="$REDIS_PORT" ROUTER_DESTINATIONS="$RUN_DIR/conf/destinations.json" \
   java $ROUTER_JAVA_OPTS -jar "$ROUTER_JAR" --conf conf/router.json) > "$OUT/router.log" 2>&1 &
 ROUTER_PID=$!; PIDS+=("$ROUTER_PID")
 ROUTER_URL="http://127.0.0.1:$ROUTER_PORT"
 wait_http "$ROUTER_URL/health" 180 "$ROUTER_PID" || die "the router did not become healthy (see $OUT/router.log)"
+scrape() { # $1 = output file: the router's own meters (Prometheus text), read by Report around each run
+  curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$ROUTER_URL/admin/metrics" > "$1" \
+    || die "GET /admin/metrics failed (the router's meters are part of the report)"
+}
 PG_URL="$(grep -o 'postgresql://[^ ]*' "$OUT/router.log" | head -1)"
 KAFKA="$(grep -Eo 'Kafka +embedded [0-9.:]+' "$OUT/router.log" | awk '{print $3}' | head -1)"
 # Every consumer group and the topics it reads (WarehouseVerticle and the sink's DestinationFeed, in its own group
@@ -339,9 +346,11 @@ for rate in $RATES; do
     if [ "$rate" = "$MEM_RATE" ]; then
       mem_sampler "$RAW/mem-$rate-$i.txt" & SAMPLER=$!
     fi
+    scrape "$RAW/rate-$rate-$i.metrics-before.prom"
     tool RateLoad --url "$ROUTER_URL/v1/track" --key "$WRITE_KEY" --rate "$rate" --seconds "$RATE_SECS" \
       --warmup "$RATE_WARM" --connections 64 --out "$RAW/rate-$rate-$i.load.json" > /dev/null \
       || die "the open-model load generator failed"
+    scrape "$RAW/rate-$rate-$i.metrics-after.prom"
     if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; fi
     LOAD="$RAW/rate-$rate-$i.load.json"
     [ "$(jq .ok "$LOAD")" -gt 0 ] || die "no request was answered with a success at $rate/s ($(jq -c .errors "$LOAD"))"
@@ -373,9 +382,11 @@ if [ "$WS_STATUS" = 101 ]; then
   for i in $(seq 1 "$REPEAT"); do
     log "WebSocket push: $PUSH_SOCKETS sockets, $PUSH_RATE events/s over HTTP, ${PUSH_WARM}s warm-up + ${PUSH_SECS}s: run $i"
     before_run "$RAW/push-$i.start.json"
+    scrape "$RAW/push-$i.metrics-before.prom"
     tool PushProbe --url "$ROUTER_URL" --key "$WRITE_KEY" --sockets "$PUSH_SOCKETS" --rate "$PUSH_RATE" \
       --seconds "$PUSH_SECS" --warmup "$PUSH_WARM" --via http --rule bench-push --waitSec 15 \
       --out "$RAW/push-$i.json" > /dev/null || die "the WebSocket push probe failed (see $RAW/push-$i.json)"
+    scrape "$RAW/push-$i.metrics-after.prom"
     log "  $(jq -r '"\(.socketsBound) sockets, \(.pushes) of \(.acknowledged) pushed (\(.missingPushes) missing), errors \(.errorCount), receivedAt -> push p50 \(.pushLatencyMs.p50 // "-") ms p99 \(.pushLatencyMs.p99 // "-") ms p99.9 \(.pushLatencyMs.p999 // "-") ms"' "$RAW/push-$i.json")"
     drain "$RAW/push-$i.drain.json"
   done

@@ -26,6 +26,10 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.pgclient.PgBuilder;
@@ -75,7 +79,7 @@ public final class EventRouter implements AutoCloseable {
   private final Clock clock;
   private final RuleBook rules;
   private final List<Destination> destinations;
-  /** The router's one meter registry; the operations issue exports it. */
+  /** The router's one meter registry, served in Prometheus's format at {@code GET /admin/metrics}. */
   private final PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Deque<AutoCloseable> closeInReverse = new ArrayDeque<>();
   private String kafkaBootstrap;
@@ -155,7 +159,18 @@ public final class EventRouter implements AutoCloseable {
     return meterRegistry;
   }
 
+  /** Heap, GC pauses, threads and CPU beside the router's own meters, so one scrape shows what the JVM costs. */
+  private void bindJvmMeters() {
+    new JvmMemoryMetrics().bindTo(meterRegistry);
+    new JvmThreadMetrics().bindTo(meterRegistry);
+    new ProcessorMetrics().bindTo(meterRegistry);
+    JvmGcMetrics gc = new JvmGcMetrics();
+    gc.bindTo(meterRegistry);
+    closeInReverse.push(gc);
+  }
+
   private void startAll() {
+    bindJvmMeters();
     startEmbeddedServices();
     vertx = Vertx.vertx();
     closeInReverse.push(() -> await(vertx.close(), "closing Vert.x"));
@@ -195,7 +210,8 @@ public final class EventRouter implements AutoCloseable {
 
     RealtimeHealth realtimeHealth = new RealtimeHealth();
     deployments.add(await(vertx.deployVerticle(() -> new RealtimeVerticle(config.realtime(), kafkaBootstrap,
-        config.kafka().topic(), redisOptions, rules, signalLog, clock, realtimeHealth),
+        config.kafka().topic(), redisOptions, rules, signalLog, clock, realtimeHealth,
+        meterRegistry),
         new DeploymentOptions().setInstances(config.realtime().instances())), "deploying the real-time path"));
 
     deployments.add(await(vertx.deployVerticle(new DeliveryVerticle(config.delivery(), destinations, kafkaBootstrap,
@@ -206,7 +222,8 @@ public final class EventRouter implements AutoCloseable {
     AdminApi adminApi = new AdminApi(config.adminToken(),
         HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments, realtimeHealth), config.sources(),
         users, rules, streamStats,
-        new DeadLetterApi(adminPool, destinations.stream().map(Destination::id).collect(Collectors.toSet())));
+        new DeadLetterApi(adminPool, destinations.stream().map(Destination::id).collect(Collectors.toSet())),
+        meterRegistry::scrape);
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
     RateLimiter rateLimiter = new RateLimiter(System::nanoTime);

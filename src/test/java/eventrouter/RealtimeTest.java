@@ -16,9 +16,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -37,6 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RealtimeTest {
+  private static final Pattern STAGE_COUNT =
+      Pattern.compile("(?m)^router_realtime_stage_seconds_count\\{stage=\"(\\w+)\"} (\\S+)$");
   private static final Map<String, String> ADMIN = Map.of("Authorization", "Bearer " + TestRouter.ADMIN_TOKEN);
   private final Vertx vertx = Vertx.vertx();
   private final OffsetClock clock = new OffsetClock();
@@ -318,5 +323,38 @@ class RealtimeTest {
     assertEquals("Churn Risk", record.getString("event"));
     assertEquals("rules", record.getString("sourceId"));
     assertEquals("churn-risk", record.getJsonObject("rule").getString("id"));
+  }
+
+  @Test
+  @DisplayName("/admin/metrics serves the real-time stage timers and JVM meters in Prometheus's format, to the admin only")
+  void stageMetrics() {
+    assertEquals(401, router.get("/admin/metrics", Map.of()).statusCode());
+    Map<String, Double> before = stageCounts();
+    String user = "metrics-" + id();
+    post(new JsonObject().put("type", "identify").put("userId", user).put("traits", new JsonObject().put("ltv", 700)),
+        track(user, "Renewal Declined", new JsonObject()));
+    awaitSignals("churn-risk", user, 1);
+    Await.until(vertx, Duration.ofSeconds(30), "both events' stages are recorded", () -> vertx.executeBlocking(() -> {
+      Map<String, Double> after = stageCounts();
+      return List.of("log", "queue", "state", "rules", "total").stream()
+          .allMatch(stage -> after.getOrDefault(stage, 0.0) >= before.getOrDefault(stage, 0.0) + 2)
+          && after.getOrDefault("signals", 0.0) >= before.getOrDefault("signals", 0.0) + 1;
+    }));
+    HttpResponse<String> scrape = router.get("/admin/metrics", ADMIN);
+    assertTrue(scrape.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+    assertTrue(scrape.body().contains("jvm_memory_used_bytes{"), "JVM heap meters are bound");
+    assertTrue(scrape.body().contains("router_realtime_stage_seconds_bucket{"), "stages are histograms");
+  }
+
+  /** The count of each {@code router.realtime.stage} timer, by stage. */
+  private Map<String, Double> stageCounts() {
+    HttpResponse<String> scrape = router.get("/admin/metrics", ADMIN);
+    assertEquals(200, scrape.statusCode(), scrape.body());
+    Map<String, Double> counts = new HashMap<>();
+    Matcher line = STAGE_COUNT.matcher(scrape.body());
+    while (line.find()) {
+      counts.put(line.group(1), Double.parseDouble(line.group(2)));
+    }
+    return counts;
   }
 }

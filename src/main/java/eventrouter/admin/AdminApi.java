@@ -17,6 +17,7 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /** Mounts {@code GET /health} (public) and the {@code /admin} API (bearer token) on an HTTP router. */
 public final class AdminApi {
@@ -30,9 +31,11 @@ public final class AdminApi {
   private final RuleBook rules;
   private final StreamStats streams;
   private final DeadLetterApi deadLetters;
+  private final Supplier<String> metrics;
 
+  /** @param metrics the meters in Prometheus's text format */
   public AdminApi(String adminToken, HealthChecks healthChecks, List<SourceConfig> sources, UserLookup users,
-      RuleBook rules, StreamStats streams, DeadLetterApi deadLetters) {
+      RuleBook rules, StreamStats streams, DeadLetterApi deadLetters, Supplier<String> metrics) {
     this.adminToken = adminToken.getBytes(StandardCharsets.UTF_8);
     this.healthChecks = healthChecks;
     this.sources = sources;
@@ -40,6 +43,7 @@ public final class AdminApi {
     this.rules = rules;
     this.streams = streams;
     this.deadLetters = deadLetters;
+    this.metrics = metrics;
   }
 
   public void mount(Router router) {
@@ -50,6 +54,8 @@ public final class AdminApi {
     router.get("/admin/rules").handler(this::listRules);
     router.post("/admin/rules/reload").handler(this::reloadRules);
     router.get("/admin/streams").handler(ctx -> respond(ctx, 200, streams.toJson()));
+    router.get("/admin/metrics").handler(ctx -> ctx.response()
+        .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8").end(metrics.get()));
     deadLetters.mount(router);
   }
 

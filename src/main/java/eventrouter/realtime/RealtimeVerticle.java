@@ -9,12 +9,14 @@ import eventrouter.log.EventLog;
 import eventrouter.log.LogRecord;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
+import eventrouter.realtime.RealtimeMetrics.Stage;
 import eventrouter.rules.CelValues;
 import eventrouter.rules.Evaluation;
 import eventrouter.rules.Facts;
 import eventrouter.rules.RuleBook;
 import eventrouter.rules.RuleEngine;
 import eventrouter.rules.Signal;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -61,6 +63,7 @@ public final class RealtimeVerticle extends VerticleBase {
   private final EventLog signalLog;
   private final Clock clock;
   private final RealtimeHealth health;
+  private final RealtimeMetrics metrics;
   private final KeyedSequencer sequencer = new KeyedSequencer();
   private final OffsetTracker offsets = new OffsetTracker();
   private final Promise<Void> pollingStopped = Promise.promise();
@@ -72,7 +75,7 @@ public final class RealtimeVerticle extends VerticleBase {
   private volatile boolean stopping;
 
   public RealtimeVerticle(RealtimeConfig config, String bootstrap, String topic, RedisOptions redisOptions,
-      RuleBook rules, EventLog signalLog, Clock clock, RealtimeHealth health) {
+      RuleBook rules, EventLog signalLog, Clock clock, RealtimeHealth health, MeterRegistry registry) {
     this.config = config;
     this.bootstrap = bootstrap;
     this.topic = topic;
@@ -81,6 +84,7 @@ public final class RealtimeVerticle extends VerticleBase {
     this.signalLog = signalLog;
     this.clock = clock;
     this.health = health;
+    this.metrics = new RealtimeMetrics(registry);
   }
 
   @Override
@@ -136,12 +140,17 @@ public final class RealtimeVerticle extends VerticleBase {
   }
 
   private void dispatch(KafkaConsumerRecords<String, String> records) {
+    long polledAtMs = System.currentTimeMillis(); // the records' timestamps are Kafka's, on the wall clock
+    long polledAt = System.nanoTime();
     for (int i = 0; i < records.size(); i++) {
       KafkaConsumerRecord<String, String> record = records.recordAt(i);
       TopicPartition partition = new TopicPartition(record.topic(), record.partition());
       offsets.started(partition, record.offset());
-      sequencer.submit(record.key() == null ? "" : record.key(),
-              () -> untilDone(() -> process(record.value()), "event at " + partition + "@" + record.offset()))
+      metrics.recordMillis(Stage.LOG, polledAtMs - record.timestamp());
+      sequencer.submit(record.key() == null ? "" : record.key(), () -> {
+            metrics.record(Stage.QUEUE, System.nanoTime() - polledAt);
+            return untilDone(() -> process(record.value()), "event at " + partition + "@" + record.offset());
+          })
           .onComplete(ar -> offsets.finished(partition, record.offset()));
     }
   }
@@ -156,7 +165,10 @@ public final class RealtimeVerticle extends VerticleBase {
     }
     Instant at = Instant.parse(event.path("receivedAt").asText());
     String messageId = event.path("messageId").asText();
+    long stateStart = System.nanoTime();
     return store.applyEvent(event, at.toEpochMilli()).compose(state -> {
+      long rulesStart = System.nanoTime();
+      metrics.record(Stage.STATE, rulesStart - stateStart);
       if (state.duplicate()) {
         return Future.succeededFuture();
       }
@@ -165,17 +177,23 @@ public final class RealtimeVerticle extends VerticleBase {
           state.userId() != null ? state.userId() : textOrNull(event.get("userId")),
           textOrNull(event.get("anonymousId")), List.of(messageId), at);
       Evaluation evaluation = engine.evaluate(facts);
+      long effectsStart = System.nanoTime();
+      metrics.record(Stage.RULES, effectsStart - rulesStart);
       if (evaluation.isEmpty()) {
         return store.markDone(messageId);
       }
       return store.applyEffects(state, messageId, at.toEpochMilli(), evaluation).compose(tripped -> {
+        long signalsStart = System.nanoTime();
+        metrics.record(Stage.EFFECTS, signalsStart - effectsStart);
         List<Signal> signals = new ArrayList<>(evaluation.signals());
         for (int index : tripped) {
           engine.thresholdSignal(evaluation.thresholds().get(index), facts).ifPresent(signals::add);
         }
-        return signals.isEmpty() ? Future.succeededFuture() : emit(signals).compose(v -> store.markDone(messageId));
+        return signals.isEmpty() ? Future.succeededFuture() : emit(signals)
+            .onSuccess(v -> metrics.record(Stage.SIGNALS, System.nanoTime() - signalsStart))
+            .compose(v -> store.markDone(messageId));
       });
-    });
+    }).onSuccess(v -> metrics.recordMillis(Stage.TOTAL, clock.millis() - at.toEpochMilli()));
   }
 
   // ---- timers ----

@@ -2,6 +2,7 @@ package eventrouter.loadtest.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Locale;
+import java.util.Map;
 
 /** Renders {@code results.json} as {@code BENCHMARKS.md}. Only formats: every number comes from the results. */
 final class Markdown {
@@ -79,8 +80,8 @@ final class Markdown {
         + " afterwards.");
     line("");
     line("| events/s | achieved/s | errors | client p50 / p99 / p99.9 ms | warehouse lag p50 / p99 / p99.9 / max ms"
-        + " | receivedAt → webhook p50 / p99 / p99.9 ms |");
-    line("|---|---|---|---|---|---|");
+        + " | receivedAt → webhook p50 / p99 / p99.9 ms | router GC pauses in the run (their total ms) |");
+    line("|---|---|---|---|---|---|---|");
     for (JsonNode rate : r.path("rates")) {
       JsonNode client = rate.path("clientLatencyMs");
       JsonNode lag = rate.path("warehouseLagMs");
@@ -92,7 +93,8 @@ final class Markdown {
           + " | " + fig(client.path("p50"), 1) + " / " + fig(client.path("p99"), 1) + " / " + fig(client.path("p999"), 1)
           + " | " + fig(lag.path("p50"), 0) + " / " + fig(lag.path("p99"), 0) + " / " + fig(lag.path("p999"), 0) + " / "
           + fig(lag.path("max"), 0) + " | " + (e2e.isTextual() ? e2e.asText()
-          : fig(e2e.path("p50"), 2) + " / " + fig(e2e.path("p99"), 2) + " / " + fig(e2e.path("p999"), 2)) + " |");
+          : fig(e2e.path("p50"), 2) + " / " + fig(e2e.path("p99"), 2) + " / " + fig(e2e.path("p999"), 2)) + " | "
+          + fig(rate.path("gcPauses"), 0) + " (" + fig(rate.path("gcPauseMs"), 0) + ") |");
     }
     line("");
 
@@ -278,7 +280,33 @@ final class Markdown {
       line("_" + push.path("note").asText() + "._");
     }
     line("");
+    if (push.path("stages").path("total").path("p50Ms").has("median")) {
+      line("Where the time goes inside the router during the same runs, from its own histogram"
+          + " `router_realtime_stage_seconds` (`GET /admin/metrics`, scraped before and after each run; every event of"
+          + " the run, the sockets' `identify` included; a percentile is the upper bound of its histogram bucket,"
+          + " so it over-states by up to a bucket's width). `log` starts at the record's Kafka timestamp, `total` at"
+          + " `receivedAt` and ends after the signals are durable and pushed. Router GC pauses per run: "
+          + fig(push.path("gcPauses"), 0) + ", " + fig(push.path("gcPauseMs"), 0) + " ms in all.");
+      line("");
+      line("| stage | what | p50 ms | p99 ms |");
+      line("|---|---|---|---|");
+      for (String stage : Report.STAGES) {
+        JsonNode figure = push.path("stages").path(stage);
+        line("| `" + stage + "` | " + STAGE_MEANING.get(stage) + " | " + fig(figure.path("p50Ms"), 2) + " | "
+            + fig(figure.path("p99Ms"), 2) + " |");
+      }
+      line("");
+    }
   }
+
+  private static final Map<String, String> STAGE_MEANING = Map.of(
+      "log", "ingest's Kafka append → the real-time path polled the record",
+      "queue", "polled → the event's turn (one user's events run in order)",
+      "state", "`apply_event` script (identity, session, cart, traits)",
+      "rules", "rule evaluation (CEL)",
+      "effects", "`apply_effects` script (thresholds, timers, actions)",
+      "signals", "signals appended to `router.signals` until durable",
+      "total", "`receivedAt` → done (signals durable and pushed)");
 
   /** "warehouse (router-warehouse), real-time (router-realtime), ..." */
   private String groupList() {

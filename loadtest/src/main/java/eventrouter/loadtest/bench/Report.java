@@ -31,6 +31,9 @@ public final class Report {
       + " sink configured in conf/destinations.json)";
   static final String PENDING_WS = "pending: WebSocket streaming not yet merged (/v1/stream does not upgrade)";
 
+  /** The stages of {@code router.realtime.stage}, in the order an event passes them. */
+  static final List<String> STAGES = List.of("log", "queue", "state", "rules", "effects", "signals", "total");
+
   private final Path raw;
   private final JsonNode meta;
   private final int repeat;
@@ -278,10 +281,12 @@ public final class Report {
       run.set("serviceTimeMs", load.path("serviceTimeMs"));
       run.set("warehouseLagMs", lag);
       run.set("webhookSink", sink);
+      routerMeters(name, run);
     }
     figure.put("errors", errors);
     figure.put("pipelineKeptUp", keptUp);
     figure.put("startedDrained", allStartedDrained);
+    gcFigures(figure, listOf(runs));
     Set<String> behind = new LinkedHashSet<>();
     runs.forEach(run -> run.path("groupsBehind").forEach(group -> behind.add(group.asText())));
     ArrayNode behindNode = figure.putArray("groupsBehind");
@@ -344,15 +349,16 @@ public final class Report {
       run.set("errors", probe.path("errors"));
       run.set("pushLatencyMs", probe.path("pushLatencyMs"));
       run.set("scheduledToPushMs", probe.path("scheduledToPushMs"));
+      routerMeters("push-" + i, run);
       errors += probe.path("errorCount").asLong();
       missing += probe.path("missingPushes").asLong();
       boolean counts = probe.path("errorCount").asLong() == 0 && probe.path("missingPushes").asLong() == 0
           && probe.path("duplicatePushes").asLong() == 0 && probe.path("pushesOnAnotherUsersSocket").asLong() == 0
           && probe.path("measuredPushes").asLong() > 0 && keptUp && started;
       run.put("counts", counts);
-      all.add(probe);
+      all.add(run);
       if (counts) {
-        counted.add(probe);
+        counted.add(run);
       }
     }
     figure.put("runsCounted", counted.size());
@@ -370,6 +376,14 @@ public final class Report {
         percentiles.set(p, stats(values(used, n -> n.path(histogram).path(p))));
       }
     }
+    ObjectNode stages = figure.putObject("stages");
+    for (String stage : STAGES) {
+      ObjectNode percentiles = stages.putObject(stage);
+      for (String p : List.of("p50Ms", "p99Ms")) {
+        percentiles.set(p, stats(values(used, n -> n.path("stages").path(stage).path(p))));
+      }
+    }
+    gcFigures(figure, used);
     return figure;
   }
 
@@ -494,6 +508,46 @@ public final class Report {
     row.put("ratioToTarget", round2(score));
     row.put("verdict", notCounted ? "missed (no run counted)" : !rateHeld ? "missed (rate not held)"
         : met ? "met" : "missed");
+  }
+
+  /**
+   * The router's own meters over one run, from the scrapes bench.sh takes before and after it ({@code
+   * NAME.metrics-before.prom}, {@code NAME.metrics-after.prom}; absent in older raw results): the real-time path's
+   * stages and the JVM's GC pauses.
+   */
+  private void routerMeters(String name, ObjectNode run) throws IOException {
+    Path before = raw.resolve(name + ".metrics-before.prom");
+    Path after = raw.resolve(name + ".metrics-after.prom");
+    if (!Files.exists(before) || !Files.exists(after)) {
+      return;
+    }
+    Scrape from = Scrape.read(before);
+    Scrape to = Scrape.read(after);
+    ObjectNode stages = run.putObject("stages");
+    for (String stage : STAGES) {
+      Scrape.Histogram histogram = Scrape.histogram(from, to, "router_realtime_stage_seconds", "stage", stage);
+      ObjectNode node = stages.putObject(stage);
+      node.put("count", histogram.count());
+      if (histogram.count() > 0) {
+        node.put("p50Ms", round2(histogram.p50Ms()));
+        node.put("p99Ms", round2(histogram.p99Ms()));
+      }
+    }
+    ObjectNode gc = run.putObject("gc");
+    gc.put("pauses", Math.round(Scrape.delta(from, to, "jvm_gc_pause_seconds_count")));
+    gc.put("pauseMs", round2(1000 * Scrape.delta(from, to, "jvm_gc_pause_seconds_sum")));
+  }
+
+  /** The router's GC pauses per run (count, and their total ms) over {@code runs}, as medians with min and max. */
+  private static void gcFigures(ObjectNode figure, List<JsonNode> runs) {
+    figure.set("gcPauses", stats(values(runs, n -> n.path("gc").path("pauses"))));
+    figure.set("gcPauseMs", stats(values(runs, n -> n.path("gc").path("pauseMs"))));
+  }
+
+  private static List<JsonNode> listOf(ArrayNode array) {
+    List<JsonNode> out = new ArrayList<>();
+    array.forEach(out::add);
+    return out;
   }
 
   // ---- helpers ------------------------------------------------------------------------------------------------------
