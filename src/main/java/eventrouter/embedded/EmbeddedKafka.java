@@ -24,6 +24,7 @@ import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Exit;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,7 +54,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Caveat: as in a stand-alone broker, a fatal storage or metadata fault inside Kafka (say, the
  * disk under the data directory fails) makes Kafka halt the whole JVM through
- * {@code org.apache.kafka.common.utils.Exit}; it does not surface as an exception here.
+ * {@code org.apache.kafka.common.utils.Exit}; it does not surface as an exception here. This class
+ * logs the reason and where Kafka called it from, at ERROR, just before.
  */
 public final class EmbeddedKafka implements AutoCloseable {
 
@@ -67,6 +69,18 @@ public final class EmbeddedKafka implements AutoCloseable {
   private static final String META_PROPERTIES = "meta.properties";
   /** Attempts to start when a probed free port was taken before Kafka could bind it. */
   private static final int MAX_START_ATTEMPTS = 3;
+
+  static {
+    // Kafka's own procedures end the process without a word, which leaves nothing but "exit code 1" to go on.
+    Exit.setHaltProcedure((status, message) -> {
+      LOG.error("Kafka halts the JVM (status {}): {}", status, message, new Throwable("Kafka called Exit.halt"));
+      Runtime.getRuntime().halt(status);
+    });
+    Exit.setExitProcedure((status, message) -> {
+      LOG.error("Kafka exits the JVM (status {}): {}", status, message, new Throwable("Kafka called Exit.exit"));
+      System.exit(status);
+    });
+  }
 
   private final KafkaRaftServer server;
   private final String bootstrapServers;
