@@ -1,5 +1,6 @@
 package eventrouter.testing;
 
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.platform.launcher.LauncherSession;
@@ -34,13 +35,22 @@ public final class UnfinishedExitReport implements LauncherSessionListener {
     if (!TESTS_RUNNING.get()) {
       return;
     }
-    StringBuilder dump = new StringBuilder("The test JVM is exiting while tests still run. Its threads:");
+    // The exiting thread goes last, so that a log read from its end shows it first.
+    StringBuilder others = new StringBuilder();
+    StringBuilder exiting = new StringBuilder();
     for (Map.Entry<Thread, StackTraceElement[]> thread : Thread.getAllStackTraces().entrySet()) {
-      dump.append("\n\"").append(thread.getKey().getName()).append('"');
-      for (StackTraceElement frame : thread.getValue()) {
-        dump.append("\n    at ").append(frame);
-      }
+      boolean callsExit = Arrays.stream(thread.getValue())
+          .anyMatch(frame -> frame.getClassName().equals("java.lang.Shutdown"));
+      appendStack(callsExit ? exiting : others, thread.getKey(), thread.getValue());
     }
-    LOG.error(dump.toString());
+    LOG.error("The test JVM is exiting while tests still run. Its other threads:{}\nThe thread that called exit:{}",
+        others, exiting);
+  }
+
+  private static void appendStack(StringBuilder out, Thread thread, StackTraceElement[] stack) {
+    out.append("\n\"").append(thread.getName()).append('"');
+    for (StackTraceElement frame : stack) {
+      out.append("\n    at ").append(frame);
+    }
   }
 }
