@@ -20,6 +20,7 @@ import eventrouter.realtime.RealtimeHealth;
 import eventrouter.realtime.RealtimeVerticle;
 import eventrouter.realtime.UserLookup;
 import eventrouter.rules.RuleBook;
+import eventrouter.traits.TraitsVerticle;
 import eventrouter.warehouse.Migrations;
 import eventrouter.warehouse.WarehouseVerticle;
 import io.vertx.core.DeploymentOptions;
@@ -176,9 +177,11 @@ public final class EventRouter implements AutoCloseable {
     closeInReverse.push(() -> await(vertx.close(), "closing Vert.x"));
 
     await(Topics.ensureLogTopics(vertx, kafkaBootstrap, config.kafka()), "preparing the Kafka topics");
-    EventLog eventLog = new EventLog(kafkaBootstrap, config.kafka(), config.kafka().topic());
+    EventLog eventLog = new EventLog(kafkaBootstrap, config.kafka(), config.kafka().topic(),
+        config.kafka().events());
     closeInReverse.push(eventLog);
-    EventLog signalLog = new EventLog(kafkaBootstrap, config.kafka(), config.kafka().signalsTopic());
+    EventLog signalLog = new EventLog(kafkaBootstrap, config.kafka(), config.kafka().signalsTopic(),
+        config.kafka().signals());
     closeInReverse.push(signalLog);
     for (EventLog log : List.of(eventLog, signalLog)) {
       await(log.warmMetadata(vertx, Duration.ofSeconds(30)), "Kafka at " + kafkaBootstrap + ": fetching metadata");
@@ -204,6 +207,12 @@ public final class EventRouter implements AutoCloseable {
     closeInReverse.push(() -> kafkaAdmin.close(Duration.ofSeconds(5)));
 
     Set<String> deployments = new LinkedHashSet<>();
+    // Before the warehouse writer, whose notices of changed users it listens to.
+    if (!config.traits().traits().isEmpty()) {
+      deployments.add(await(vertx.deployVerticle(new TraitsVerticle(config.traits(), pgOptions, redisOptions,
+          config.realtime().redisPrefix(), config.realtime().stateTtlMs(), meterRegistry)),
+          "starting the computed traits of " + config.traits().file()));
+    }
     deployments.add(await(vertx.deployVerticle(() -> new WarehouseVerticle(config.warehouse(), kafkaBootstrap,
         config.kafka().topic(), config.kafka().signalsTopic(), pgOptions, config.postgres().poolSize()),
         new DeploymentOptions().setInstances(config.warehouse().instances())), "deploying the warehouse writer"));

@@ -17,4 +17,13 @@ public final class Addresses {
    * {@code websocket} destination ({@code "type":"message"}).
    */
   public static final String WEBSOCKET_PUSH = "router.websocket.push";
+
+  /**
+   * Users whose events the warehouse has just stored, so their computed traits may have changed. Published by each
+   * warehouse writer after every batch with new events; the traits verticle of the same node computes them again.
+   * No reply.
+   *
+   * <p>Payload: a JSON array of user ids.
+   */
+  public static final String TRAITS_USERS_CHANGED = "router.traits.changed";
 }

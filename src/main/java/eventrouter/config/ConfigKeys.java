@@ -45,6 +45,12 @@ public final class ConfigKeys {
   public static final ConfigKey<String> KAFKA_COMPRESSION = ConfigKey.string("kafka.compression",
       "ROUTER_KAFKA_COMPRESSION", "lz4", v -> List.of("none", "gzip", "snappy", "lz4", "zstd").contains(v),
       "one of none, gzip, snappy, lz4, zstd", "producer compression codec");
+  public static final ConfigKey<Integer> KAFKA_SIGNALS_LINGER_MS = ConfigKey.integer("kafka.signalsLingerMs",
+      "ROUTER_KAFKA_SIGNALS_LINGER_MS", 1, 0, 1_000,
+      "linger of the signals producer: a signal is a single record that a user's socket waits on");
+  public static final ConfigKey<String> KAFKA_SIGNALS_COMPRESSION = ConfigKey.string("kafka.signalsCompression",
+      "ROUTER_KAFKA_SIGNALS_COMPRESSION", "lz4", v -> List.of("none", "gzip", "snappy", "lz4", "zstd").contains(v),
+      "one of none, gzip, snappy, lz4, zstd", "compression codec of the signals producer");
   public static final ConfigKey<Integer> KAFKA_EMBEDDED_PORT = ConfigKey.integer("kafka.embeddedPort",
       "ROUTER_KAFKA_EMBEDDED_PORT", 0, 0, 65535, "port of the embedded broker (0 picks a free port)");
 
@@ -90,6 +96,16 @@ public final class ConfigKeys {
 
   public static final ConfigKey<String> RULES_FILE = ConfigKey.string("rules.file", "ROUTER_RULES", "conf/rules.json",
       "the rules file (see README, Rules)");
+  public static final ConfigKey<String> TRAITS_FILE = ConfigKey.string("traits.file", "ROUTER_TRAITS",
+      "conf/traits.json", "the computed traits file (see README, Computed traits)");
+  public static final ConfigKey<Integer> TRAITS_REFRESH_MS = ConfigKey.integer("traits.refreshMs",
+      "ROUTER_TRAITS_REFRESH_MS", 1_000, 50, 3_600_000,
+      "how often the traits of users with newly stored events are computed again");
+  public static final ConfigKey<Integer> TRAITS_SWEEP_MS = ConfigKey.integer("traits.sweepMs",
+      "ROUTER_TRAITS_SWEEP_MS", 3_600_000, 0, Integer.MAX_VALUE,
+      "how often every known user's traits are computed again, from start-up on (0 = never)");
+  public static final ConfigKey<Integer> TRAITS_BATCH_USERS = ConfigKey.integer("traits.batchUsers",
+      "ROUTER_TRAITS_BATCH_USERS", 500, 1, 100_000, "users whose traits one query computes");
   public static final ConfigKey<Integer> REALTIME_INSTANCES = ConfigKey.integer("realtime.instances",
       "ROUTER_REALTIME_INSTANCES", 1, 1, 64, "real-time verticle instances (one consumer each, same group)");
   public static final ConfigKey<String> REALTIME_GROUP = ConfigKey.string("realtime.groupId",
@@ -161,10 +177,10 @@ public final class ConfigKeys {
 
   public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS,
       KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS, KAFKA_LINGER_MS,
-      KAFKA_COMPRESSION, KAFKA_EMBEDDED_PORT, REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
+      KAFKA_COMPRESSION, KAFKA_SIGNALS_LINGER_MS, KAFKA_SIGNALS_COMPRESSION, KAFKA_EMBEDDED_PORT, REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
       INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, STREAM_MAX_UNACKED, STREAM_PING_MS,
       STREAM_IDLE_MS, STREAM_MAX_CONNECTIONS, RATE_LIMIT_EPS, RATE_LIMIT_BURST,
-      RULES_FILE, REALTIME_INSTANCES, REALTIME_GROUP, SESSION_TIMEOUT_MS, DEDUP_WINDOW_MS, STATE_TTL_MS,
+      RULES_FILE, TRAITS_FILE, TRAITS_REFRESH_MS, TRAITS_SWEEP_MS, TRAITS_BATCH_USERS, REALTIME_INSTANCES, REALTIME_GROUP, SESSION_TIMEOUT_MS, DEDUP_WINDOW_MS, STATE_TTL_MS,
       REALTIME_MAX_IN_FLIGHT, TIMER_POLL_MS, REDIS_PREFIX,
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,
       WAREHOUSE_RETRY_MAX_MS, DESTINATIONS, DELIVERY_GROUP, DELIVERY_TIMEOUT_MS, DELIVERY_MAX_IN_FLIGHT,

@@ -30,14 +30,22 @@ public record RouterConfig(
     IngestConfig ingest,
     RealtimeConfig realtime,
     WarehouseConfig warehouse,
+    TraitsConfig traits,
     DeliveryConfig delivery) {
 
   public record HttpConfig(String host, int port) {
   }
 
-  /** @param bootstrap null for the embedded broker */
+  /**
+   * @param bootstrap null for the embedded broker
+   * @param events how ingest's producer batches the events topic
+   * @param signals how the real-time path's producer batches the signals topic
+   */
   public record KafkaConfig(String bootstrap, int embeddedPort, String topic, String signalsTopic, int partitions,
-      int replicationFactor, int ackTimeoutMs, int lingerMs, String compression) {
+      int replicationFactor, int ackTimeoutMs, ProducerBatching events, ProducerBatching signals) {
+  }
+
+  public record ProducerBatching(int lingerMs, String compression) {
   }
 
   /** @param url null for the embedded server */
@@ -87,6 +95,21 @@ public record RouterConfig(
   }
 
   /**
+   * Traits computed in the warehouse and copied into the real-time traits in Redis ({@code traits.TraitsVerticle}).
+   *
+   * @param traits none when the default file is absent: then nothing is computed
+   */
+  public record TraitsConfig(String file, int refreshMs, int sweepMs, int batchUsers, List<TraitDefinition> traits) {
+  }
+
+  /**
+   * @param name what rules read as {@code traits.<name>}
+   * @param sql a query that takes the user ids as {@code $1} (text[]) and returns rows of (user id, value)
+   */
+  public record TraitDefinition(String name, String sql, String description) {
+  }
+
+  /**
    * Delivery: the consumer that feeds it, the global policy defaults and the destinations.
    *
    * @param destinationsFile where the destinations were read from
@@ -101,7 +124,9 @@ public record RouterConfig(
     RateLimit defaultLimit = new RateLimit(settings.get(RATE_LIMIT_EPS), settings.get(RATE_LIMIT_BURST));
     KafkaConfig kafka = new KafkaConfig(settings.get(KAFKA_BOOTSTRAP), settings.get(KAFKA_EMBEDDED_PORT),
         settings.get(KAFKA_TOPIC), settings.get(KAFKA_SIGNALS_TOPIC), settings.get(KAFKA_PARTITIONS), settings.get(KAFKA_REPLICATION),
-        settings.get(KAFKA_ACK_TIMEOUT_MS), settings.get(KAFKA_LINGER_MS), settings.get(KAFKA_COMPRESSION));
+        settings.get(KAFKA_ACK_TIMEOUT_MS),
+        new ProducerBatching(settings.get(KAFKA_LINGER_MS), settings.get(KAFKA_COMPRESSION)),
+        new ProducerBatching(settings.get(KAFKA_SIGNALS_LINGER_MS), settings.get(KAFKA_SIGNALS_COMPRESSION)));
     WarehouseConfig warehouse = new WarehouseConfig(settings.get(WAREHOUSE_INSTANCES), settings.get(WAREHOUSE_GROUP),
         settings.get(WAREHOUSE_BATCH_SIZE), settings.get(WAREHOUSE_FLUSH_MS), settings.get(WAREHOUSE_RETRY_BASE_MS),
         settings.get(WAREHOUSE_RETRY_MAX_MS));
@@ -139,7 +164,14 @@ public record RouterConfig(
             settings.get(SESSION_TIMEOUT_MS), settings.get(DEDUP_WINDOW_MS), settings.get(STATE_TTL_MS),
             settings.get(REALTIME_MAX_IN_FLIGHT), settings.get(TIMER_POLL_MS), settings.get(REDIS_PREFIX)),
         warehouse,
+        readTraits(settings),
         readDelivery(settings));
+  }
+
+  private static TraitsConfig readTraits(Settings settings) {
+    String file = settings.get(TRAITS_FILE);
+    return new TraitsConfig(file, settings.get(TRAITS_REFRESH_MS), settings.get(TRAITS_SWEEP_MS),
+        settings.get(TRAITS_BATCH_USERS), TraitsFile.read(Path.of(file), settings.isSet(TRAITS_FILE)));
   }
 
   private static DeliveryConfig readDelivery(Settings settings) {
@@ -161,12 +193,12 @@ public record RouterConfig(
 
   public RouterConfig withSecrets(String adminToken, List<SourceConfig> sources) {
     return new RouterConfig(http, dataDir, adminToken, List.copyOf(sources), defaultRateLimit, kafka, redis, postgres,
-        ingest, realtime, warehouse, delivery);
+        ingest, realtime, warehouse, traits, delivery);
   }
 
   public RouterConfig withHttpPort(int port) {
     return new RouterConfig(new HttpConfig(http.host(), port), dataDir, adminToken, sources, defaultRateLimit, kafka,
-        redis, postgres, ingest, realtime, warehouse, delivery);
+        redis, postgres, ingest, realtime, warehouse, traits, delivery);
   }
 
   /** The source for a write key given by ROUTER_WRITE_KEYS: its id derives from the key without revealing it. */

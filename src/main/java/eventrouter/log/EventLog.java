@@ -1,6 +1,7 @@
 package eventrouter.log;
 
 import eventrouter.config.RouterConfig.KafkaConfig;
+import eventrouter.config.RouterConfig.ProducerBatching;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -27,21 +28,22 @@ public final class EventLog implements AutoCloseable {
   private final String topic;
 
   /** @param topic the events topic for ingest, the signals topic for the real-time path */
-  public EventLog(String bootstrap, KafkaConfig config, String topic) {
+  public EventLog(String bootstrap, KafkaConfig config, String topic, ProducerBatching batching) {
     this.topic = topic;
-    this.producer = new KafkaProducer<>(producerConfig(bootstrap, config, topic), new StringSerializer(),
+    this.producer = new KafkaProducer<>(producerConfig(bootstrap, config, topic, batching), new StringSerializer(),
         new ByteArraySerializer());
   }
 
-  static Map<String, Object> producerConfig(String bootstrap, KafkaConfig config, String topic) {
-    int requestTimeout = Math.max(500, (config.ackTimeoutMs() - config.lingerMs()) / 2);
+  static Map<String, Object> producerConfig(String bootstrap, KafkaConfig config, String topic,
+      ProducerBatching batching) {
+    int requestTimeout = Math.max(500, (config.ackTimeoutMs() - batching.lingerMs()) / 2);
     return Map.ofEntries(
         Map.entry(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap),
         Map.entry(ProducerConfig.CLIENT_ID_CONFIG, "event-router-" + topic),
         Map.entry(ProducerConfig.ACKS_CONFIG, "all"),
         Map.entry(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true),
-        Map.entry(ProducerConfig.LINGER_MS_CONFIG, config.lingerMs()),
-        Map.entry(ProducerConfig.COMPRESSION_TYPE_CONFIG, config.compression()),
+        Map.entry(ProducerConfig.LINGER_MS_CONFIG, batching.lingerMs()),
+        Map.entry(ProducerConfig.COMPRESSION_TYPE_CONFIG, batching.compression()),
         // The delivery timeout bounds how long a client waits before it gets 503 instead of 200.
         Map.entry(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, config.ackTimeoutMs()),
         Map.entry(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, requestTimeout),

@@ -12,7 +12,7 @@ final class WarehouseSql {
    * Inserts a batch into {@code events}, the typed table of each newly inserted event, merges identify traits
    * into {@code users} and records identity links, all in one statement. Events already stored (a redelivery, or a
    * duplicate messageId) are skipped everywhere, because the typed tables read only what this statement inserted.
-   * Returns the number of new events. {@code incoming} is MATERIALIZED so that each event's text is parsed into
+   * Returns the distinct user ids of the new events (for the computed traits). {@code incoming} is MATERIALIZED so that each event's text is parsed into
    * jsonb once: inlined (Postgres' default for a CTE read once), the cast ran again for every {@code r->>...}, about
    * 14 times per event, which made this statement 7x slower (loadtest/bench.sh, BENCHMARKS.md).
    */
@@ -89,7 +89,7 @@ final class WarehouseSql {
           first_seen_at = least(identities.first_seen_at, EXCLUDED.first_seen_at),
           last_seen_at = greatest(identities.last_seen_at, EXCLUDED.last_seen_at)
       )
-      SELECT count(*) FROM ins
+      SELECT coalesce(array_agg(DISTINCT user_id) FILTER (WHERE user_id IS NOT NULL), '{}') FROM ins
       """;
 
   /** Inserts a batch of signals from the signals topic; a re-raised signal (same id) is skipped. */

@@ -1,11 +1,13 @@
 package eventrouter.warehouse;
 
+import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.WarehouseConfig;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.json.JsonArray;
 import io.vertx.kafka.client.common.TopicPartition;
 import io.vertx.kafka.client.consumer.KafkaConsumer;
 import io.vertx.kafka.client.consumer.KafkaConsumerRecord;
@@ -224,7 +226,7 @@ public final class WarehouseVerticle extends VerticleBase {
     });
   }
 
-  private Future<Integer> writeWithRetry(List<WarehouseWriter.Record> batch, int attempt) {
+  private Future<Set<String>> writeWithRetry(List<WarehouseWriter.Record> batch, int attempt) {
     return writer.write(batch).recover(error -> {
       if (stopping) {
         return Future.failedFuture(error);
@@ -310,8 +312,11 @@ public final class WarehouseVerticle extends VerticleBase {
       // Records left behind keep oldestAt: they arrived no earlier than it, so they are never held longer than
       // flushMs, and they go as soon as this batch is written.
       writing = true;
-      Future<Void> done = writeWithRetry(batch, 1).map(inserted -> {
+      Future<Void> done = writeWithRetry(batch, 1).map(newEventsUsers -> {
         written(batch);
+        if (!newEventsUsers.isEmpty()) {
+          vertx.eventBus().publish(Addresses.TRAITS_USERS_CHANGED, new JsonArray(List.copyOf(newEventsUsers)));
+        }
         return null;
       });
       idle = done.otherwiseEmpty();

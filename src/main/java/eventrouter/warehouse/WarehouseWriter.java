@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -31,35 +32,36 @@ final class WarehouseWriter {
     this.signalsTopic = signalsTopic;
   }
 
-  /** @return how many events and signals were new to the warehouse */
-  Future<Integer> write(List<Record> batch) {
+  /** @return the user ids of the events that were new to the warehouse */
+  Future<Set<String>> write(List<Record> batch) {
     return insert(batch).recover(error -> isContentError(error) ? writeOneByOne(batch) : Future.failedFuture(error));
   }
 
   /** Events and signals of one batch, in one transaction. */
-  private Future<Integer> insert(List<Record> batch) {
+  private Future<Set<String>> insert(List<Record> batch) {
     String[] events = batch.stream().filter(r -> !r.topic().equals(signalsTopic)).map(Record::json)
         .toArray(String[]::new);
     String[] signals = batch.stream().filter(r -> r.topic().equals(signalsTopic)).map(Record::json)
         .toArray(String[]::new);
     return pool.withTransaction(conn -> {
-      Future<Integer> newEvents = events.length == 0 ? Future.succeededFuture(0)
+      Future<Set<String>> newEventsUsers = events.length == 0 ? Future.succeededFuture(Set.of())
           : conn.preparedQuery(WarehouseSql.INSERT_BATCH).execute(Tuple.tuple().addArrayOfString(events))
-              .map(rows -> rows.iterator().next().getInteger(0));
-      return newEvents.compose(count -> signals.length == 0 ? Future.succeededFuture(count)
+              .map(rows -> Set.of(rows.iterator().next().getArrayOfStrings(0)));
+      return newEventsUsers.compose(users -> signals.length == 0 ? Future.succeededFuture(users)
           : conn.preparedQuery(WarehouseSql.INSERT_SIGNALS).execute(Tuple.tuple().addArrayOfString(signals))
-              .map(rows -> count + rows.rowCount()));
+              .map(users));
     });
   }
 
-  private Future<Integer> writeOneByOne(List<Record> batch) {
-    Future<Integer> total = Future.succeededFuture(0);
+  private Future<Set<String>> writeOneByOne(List<Record> batch) {
+    Set<String> users = new HashSet<>();
+    Future<Void> done = Future.succeededFuture();
     for (Record record : batch) {
-      total = total.compose(sum -> insert(List.of(record))
-          .recover(error -> isContentError(error) ? reject(record, error).map(0) : Future.failedFuture(error))
-          .map(inserted -> sum + inserted));
+      done = done.compose(v -> insert(List.of(record))
+          .recover(error -> isContentError(error) ? reject(record, error).map(Set.of()) : Future.failedFuture(error))
+          .map(users::addAll).mapEmpty());
     }
-    return total;
+    return done.map(users);
   }
 
   private Future<Void> reject(Record record, Throwable error) {
