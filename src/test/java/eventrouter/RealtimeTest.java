@@ -81,12 +81,7 @@ class RealtimeTest {
   }
 
   private void post(JsonObject... events) {
-    JsonArray batch = new JsonArray();
-    for (JsonObject event : events) {
-      batch.add(event.containsKey("messageId") ? event : event.copy().put("messageId", id()));
-    }
-    HttpResponse<String> response = router.postWithKey("/v1/batch", new JsonObject().put("batch", batch).encode());
-    assertEquals(200, response.statusCode(), response.body());
+    router.postBatch(events);
   }
 
   private static JsonObject track(String user, String name, JsonObject properties) {

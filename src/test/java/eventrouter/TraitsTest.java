@@ -52,15 +52,6 @@ class TraitsTest {
     return UUID.randomUUID().toString();
   }
 
-  private void post(JsonObject... events) {
-    JsonArray batch = new JsonArray();
-    for (JsonObject event : events) {
-      batch.add(event.copy().put("messageId", id()));
-    }
-    HttpResponse<String> response = router.postWithKey("/v1/batch", new JsonObject().put("batch", batch).encode());
-    assertEquals(200, response.statusCode(), response.body());
-  }
-
   private static JsonObject track(String user, String name, JsonObject properties) {
     return new JsonObject().put("type", "track").put("userId", user).put("event", name).put("properties", properties);
   }
@@ -86,7 +77,7 @@ class TraitsTest {
   @DisplayName("orders stored in Postgres become traits.ltv and traits.orders in Redis, and a rule acts on them")
   void lifetimeValueDrivesChurnRisk() {
     String user = "buyer-" + id();
-    post(identify(user),
+    router.postBatch(identify(user),
         track(user, "Order Completed", new JsonObject().put("revenue", 300)),
         track(user, "Order Completed", new JsonObject().put("total", 250.5)),
         track(user, "Order Completed", new JsonObject().put("revenue", "n/a")));
@@ -99,7 +90,7 @@ class TraitsTest {
     assertEquals(550.5, ((Number) stored.get(0).getValue("value")).doubleValue());
 
     // The shipped churn-risk rule needs traits.ltv >= 500; nothing but the computed trait supplies it here.
-    post(track(user, "Renewal Declined", new JsonObject()));
+    router.postBatch(track(user, "Renewal Declined", new JsonObject()));
     router.awaitCount(1, "SELECT count(*) FROM signals WHERE rule_id = 'churn-risk' AND user_id = $1", user);
     Row signal = router.query("SELECT properties FROM signals WHERE rule_id = 'churn-risk' AND user_id = $1", user)
         .get(0);
@@ -112,7 +103,7 @@ class TraitsTest {
   void sweepPicksUpBackfill() {
     String backfilled = "backfilled-" + id();
     String browser = "browser-" + id();
-    post(identify(backfilled),
+    router.postBatch(identify(backfilled),
         new JsonObject().put("type", "identify").put("userId", browser).put("traits", new JsonObject().put("ltv", 900)),
         track(browser, "Product Viewed", new JsonObject()));
     router.awaitCount(2, "SELECT count(*) FROM users WHERE id IN ($1, $2)", backfilled, browser);

@@ -5,13 +5,10 @@ import static eventrouter.config.ConfigKeys.*;
 import eventrouter.config.DestinationConfig.DeliveryPolicy;
 import eventrouter.config.DestinationConfig.Stream;
 import eventrouter.config.DestinationConfig.Type;
-import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -47,24 +44,7 @@ final class DestinationsFile {
    * @param explicit whether the file was named by the user; a missing default file means no destinations
    */
   static List<DestinationConfig> read(Path path, boolean explicit, DeliveryPolicy defaults) {
-    if (!Files.exists(path) && !explicit) {
-      return List.of();
-    }
-    String text;
-    try {
-      text = Files.readString(path);
-    } catch (IOException e) {
-      throw new ConfigException("cannot read destinations file " + path + " (" + DESTINATIONS.env() + "): "
-          + e.getMessage(), e);
-    }
-    JsonArray array;
-    try {
-      array = new JsonArray(text);
-    } catch (DecodeException e) {
-      throw new ConfigException("destinations file " + path + " must hold a JSON array of destinations: "
-          + e.getMessage(), e);
-    }
-    return parse(array, path.toString(), defaults);
+    return parse(JsonArrayFile.read(path, explicit, DESTINATIONS, "destinations"), path.toString(), defaults);
   }
 
   static List<DestinationConfig> parse(JsonArray array, String file, DeliveryPolicy defaults) {

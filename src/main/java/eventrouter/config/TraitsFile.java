@@ -3,11 +3,8 @@ package eventrouter.config;
 import static eventrouter.config.ConfigKeys.TRAITS_FILE;
 
 import eventrouter.config.RouterConfig.TraitDefinition;
-import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -17,8 +14,9 @@ import java.util.regex.Pattern;
 
 /**
  * Reads {@code conf/traits.json} (or the file {@code ROUTER_TRAITS} names): a JSON array of computed traits, each
- * {@code {"name", "sql", "description"}}, where {@code sql} is a string or an array of lines. A problem fails with the trait's index, its name and the field. Whether the
- * SQL runs is checked against Postgres when the traits verticle starts.
+ * {@code {"name", "sql", "description"}}, where {@code sql} is a string or an array of lines. A problem fails with
+ * the trait's index, its name and the field. Whether the SQL runs is checked against Postgres when the traits
+ * verticle starts.
  */
 final class TraitsFile {
   /** A CEL identifier, so that rules can write {@code traits.<name>}. */
@@ -32,23 +30,7 @@ final class TraitsFile {
 
   /** @param explicit whether the file was named by the user; a missing default file means no computed traits */
   static List<TraitDefinition> read(Path path, boolean explicit) {
-    if (!Files.exists(path) && !explicit) {
-      return List.of();
-    }
-    String text;
-    try {
-      text = Files.readString(path);
-    } catch (IOException e) {
-      throw new ConfigException("cannot read traits file " + path + " (" + TRAITS_FILE.env() + "): " + e.getMessage(),
-          e);
-    }
-    JsonArray array;
-    try {
-      array = new JsonArray(text);
-    } catch (DecodeException e) {
-      throw new ConfigException("traits file " + path + " must hold a JSON array of traits: " + e.getMessage(), e);
-    }
-    return parse(array, path.toString());
+    return parse(JsonArrayFile.read(path, explicit, TRAITS_FILE, "traits"), path.toString());
   }
 
   static List<TraitDefinition> parse(JsonArray array, String file) {

@@ -5,6 +5,7 @@ import eventrouter.config.RouterConfig;
 import eventrouter.config.Settings;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
@@ -142,6 +143,18 @@ public final class TestRouter implements AutoCloseable {
 
   public HttpResponse<String> post(String path, String body, Map<String, String> headers) {
     return send(path, HttpRequest.BodyPublishers.ofString(body), headers);
+  }
+
+  /** Posts the events as one {@code /v1/batch} request, a fresh messageId on each that has none; asserts the 200. */
+  public void postBatch(JsonObject... events) {
+    JsonArray batch = new JsonArray();
+    for (JsonObject event : events) {
+      batch.add(event.containsKey("messageId") ? event : event.copy().put("messageId", UUID.randomUUID().toString()));
+    }
+    HttpResponse<String> response = postWithKey("/v1/batch", new JsonObject().put("batch", batch).encode());
+    if (response.statusCode() != 200) {
+      throw new AssertionError("POST /v1/batch answered " + response.statusCode() + ": " + response.body());
+    }
   }
 
   public HttpResponse<String> postWithKey(String path, String body) {
