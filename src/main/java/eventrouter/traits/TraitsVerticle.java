@@ -153,7 +153,11 @@ public final class TraitsVerticle extends VerticleBase {
     }
   }
 
-  /** One tick: the users that changed first; with none waiting, the sweep's next page. One query chain at a time. */
+  /**
+   * One batch: the users that changed first; with none waiting, the sweep's next page. One batch at a time, and the
+   * next right after it while there is more to do, so a backlog drains as fast as Postgres answers; the tick only
+   * starts work that arrived while there was none, or retries after a failure.
+   */
   private void refresh() {
     if (refreshing) {
       return;
@@ -170,6 +174,8 @@ public final class TraitsVerticle extends VerticleBase {
           if (ar.failed()) {
             LOG.warn("traits: a refresh failed; its users are tried again on the next tick: {}",
                 ar.cause().getMessage());
+          } else if (!pending.isEmpty() || sweptUpTo != null) {
+            refresh();
           }
         });
   }
