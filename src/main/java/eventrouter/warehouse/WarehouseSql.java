@@ -12,9 +12,10 @@ final class WarehouseSql {
    * Inserts a batch into {@code events}, the typed table of each newly inserted event, merges identify traits
    * into {@code users} and records identity links, all in one statement. Events already stored (a redelivery, or a
    * duplicate messageId) are skipped everywhere, because the typed tables read only what this statement inserted.
-   * Returns the distinct user ids of the new events (for the computed traits). {@code incoming} is MATERIALIZED so that each event's text is parsed into
-   * jsonb once: inlined (Postgres' default for a CTE read once), the cast ran again for every {@code r->>...}, about
-   * 14 times per event, which made this statement 7x slower (loadtest/bench.sh, BENCHMARKS.md).
+   * Returns the distinct user ids of the new events (for the computed traits). {@code incoming} is MATERIALIZED so
+   * that each event's text is parsed into jsonb once: inlined (Postgres' default for a CTE read once), the cast ran
+   * again for every {@code r->>...}, about 14 times per event, which made this statement 7x slower
+   * (loadtest/bench.sh, BENCHMARKS.md).
    */
   static final String INSERT_BATCH = """
       WITH incoming AS MATERIALIZED (
