@@ -36,9 +36,10 @@ import org.slf4j.LoggerFactory;
  * Redis ({@code t:u:<userId>}, the hash {@code apply_event.lua} keeps), so that the next rule evaluation reads it as
  * {@code traits.<name>}. Each value is also kept in {@code computed_traits}.
  *
- * <p>Which users: those whose events the warehouse has just stored ({@link Addresses#TRAITS_USERS_CHANGED}), every
- * {@code traits.refreshMs}, at most {@code traits.batchUsers} per query; and, every {@code traits.sweepMs} from
- * start-up, every user in {@code users}, page by page while nothing else waits. The sweep catches traits that change
+ * <p>Which users: those whose events the warehouse has just stored ({@link Addresses#TRAITS_USERS_CHANGED}), at most
+ * {@code traits.batchUsers} per query, batch after batch while users wait (a tick every {@code traits.refreshMs}
+ * starts work that arrived while idle); and, every {@code traits.sweepMs} from start-up, every user in {@code users},
+ * page by page while nothing else waits. The sweep catches traits that change
  * with time alone, and users whose notice was lost (the router stopped between the warehouse write and the refresh).
  *
  * <p>One instance per node: it holds one Postgres connection and runs one query at a time. A failed refresh is
