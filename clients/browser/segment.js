@@ -1,5 +1,6 @@
 // Segment's analytics-next (global AnalyticsNext) sends identify, page, track, group, alias and screen to the router.
 // transport=fetch: one fetch per event to <apiHost>/i, /p, /t, /g, /a, /s (the default).
+// transport=keepalive: the same with keepalive fetches.
 // transport=batching: the batching delivery strategy, POST <apiHost>/b.
 // Settings come from the router: GET <cdnURL>/v1/projects/<writeKey>/settings.
 (async function () {
@@ -12,8 +13,11 @@
     if (p.transport === 'batching') {
       // 4 events fill a batch (sent at once); the other 2 go when the timeout fires.
       integrations['Segment.io'] = { deliveryStrategy: { strategy: 'batching', config: { size: 4, timeout: 300 } } };
+    } else if (p.transport === 'keepalive') {
+      // The default one-request-per-event strategy with keepalive fetches, which outlive the page.
+      integrations['Segment.io'] = { deliveryStrategy: { strategy: 'standard', config: { keepalive: true } } };
     } else if (p.transport !== 'fetch') {
-      throw new Error('unknown transport ' + p.transport + ' (fetch or batching)');
+      throw new Error('unknown transport ' + p.transport + ' (fetch, keepalive or batching)');
     }
     var loaded = await AnalyticsNext.AnalyticsBrowser.load(
         { writeKey: p.writeKey, cdnURL: p.router },

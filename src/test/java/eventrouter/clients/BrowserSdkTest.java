@@ -97,6 +97,7 @@ class BrowserSdkTest {
     Duration ahead = Duration.ofMinutes(45);
     return Stream.of(
         Arguments.of("segment", "fetch", SEGMENT_TYPES, SEGMENT_LIBRARY, behind),
+        Arguments.of("segment", "keepalive", SEGMENT_TYPES, SEGMENT_LIBRARY, ahead),
         Arguments.of("segment", "batching", SEGMENT_TYPES, SEGMENT_LIBRARY, Duration.ZERO),
         Arguments.of("rudderstack", "xhr", RUDDERSTACK_TYPES, RUDDERSTACK_LIBRARY, ahead),
         Arguments.of("rudderstack", "batch", RUDDERSTACK_TYPES, RUDDERSTACK_LIBRARY, Duration.ZERO),
@@ -136,12 +137,30 @@ class BrowserSdkTest {
 
     WarehouseRows.assertStored(vertx, router,
         new WarehouseRows.Expected(userId, anonymousId, types, library, true, skew), () -> page(requests));
+    collectRequests(requests);
     assertOnlyLocalRequests(requests);
+    assertRouterAnsweredAll(requests, sdk.equals("segment")
+        ? "GET " + router.baseUrl() + "/v1/projects/" + TestRouter.WRITE_KEY + "/settings"
+        : "GET " + router.baseUrl() + "/sourceConfig/?");
+  }
+
+  /** The settings came from the router, and the router refused nothing the SDK sent (no 4xx, no CORS failure). */
+  private void assertRouterAnsweredAll(List<String> requests, String settingsRequest) {
+    String all = "all requests:\n  " + String.join("\n  ", requests);
+    assertTrue(requests.stream().anyMatch(request -> request.startsWith(settingsRequest) && request.endsWith("-> 200")),
+        "the SDK loaded its settings from the router (" + settingsRequest + "...) with a 200; " + all);
+    for (String request : requests) {
+      int arrow = request.lastIndexOf(" -> ");
+      String outcome = request.substring(arrow + 4);
+      if (request.substring(request.indexOf(' ') + 1).startsWith(router.baseUrl() + "/")) {
+        assertTrue(outcome.matches("[123]\\d\\d") || outcome.equals("no answer yet"),
+            "the router answered " + request.substring(0, arrow) + " with " + outcome + "; " + all);
+      }
+    }
   }
 
   /** No request may leave for a vendor's CDN or API: only the page's origin and the router are allowed. */
   private void assertOnlyLocalRequests(List<String> requests) {
-    collectRequests(requests);
     for (String request : requests) {
       String url = request.substring(request.indexOf(' ') + 1);
       assertTrue(url.startsWith(pages.baseUrl() + "/") || url.startsWith(router.baseUrl() + "/"),
