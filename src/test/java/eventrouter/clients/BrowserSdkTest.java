@@ -138,6 +138,8 @@ class BrowserSdkTest {
     WarehouseRows.assertStored(vertx, router,
         new WarehouseRows.Expected(userId, anonymousId, types, library, true, skew), () -> page(requests));
     collectRequests(requests);
+    // Kept in the class's surefire output: what this SDK and transport sent, request by request.
+    System.out.println(sdk + " over " + transport + ":\n  " + String.join("\n  ", requests));
     assertOnlyLocalRequests(requests);
     assertRouterAnsweredAll(requests, sdk.equals("segment")
         ? "GET " + router.baseUrl() + "/v1/projects/" + TestRouter.WRITE_KEY + "/settings"
