@@ -24,15 +24,18 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import kotlin.Unit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -40,6 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * this JVM against a real router: it sends its own wire form ({@code POST <apiHost>/b}, gzip, key in the body only).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class KotlinSdkTest {
   /** The version of the dependency in pom.xml, which the SDK writes into context.library. */
   private static final String SDK_VERSION = "1.19.2";
@@ -49,7 +53,7 @@ class KotlinSdkTest {
   static Path dataDir;
   private TestRouter router;
   private SdkWireRecorder recorder;
-  private JavaAnalytics analytics;
+  private final List<JavaAnalytics> instances = new java.util.ArrayList<>();
   private final ConcurrentLinkedQueue<Throwable> sdkErrors = new ConcurrentLinkedQueue<>();
 
   /**
@@ -71,27 +75,23 @@ class KotlinSdkTest {
     recorder = SdkWireRecorder.start(vertx, router.router().httpPort());
   }
 
-  @AfterEach
-  void shutdownSdk() {
-    if (analytics != null) {
-      analytics.getAnalytics().shutdown();
-      analytics = null;
-    }
-  }
-
   @AfterAll
   void stop() {
+    // Only at the end: an instance shut down between tests left the next one in this JVM never uploading.
+    instances.forEach(instance -> instance.getAnalytics().shutdown());
     recorder.close();
     router.close();
     vertx.close();
   }
 
-  private JavaAnalytics analytics(String writeKey) {
+  private JavaAnalytics analytics(String writeKey, int flushAt) {
     Configuration configuration = new ConfigurationBuilder(writeKey)
         .setApplication(new Object()) // Android's Context on a phone; any object on a plain JVM
         .setApiHost(recorder.hostAndPort() + "/v1")
         .setCdnHost(recorder.hostAndPort() + "/v1")
-        .setFlushAt(100) // only the explicit flush sends, so that one request carries every call
+        // The count decides when it uploads, so that one request carries every call. (An explicit flush() right
+        // after the calls would overtake them: they wait in the SDK's startup queue until its settings are fetched.)
+        .setFlushAt(flushAt)
         .setFlushInterval(3600)
         .setRequestFactory(new PlainHttpRequests())
         .build();
@@ -100,15 +100,17 @@ class KotlinSdkTest {
       sdkErrors.add(error);
       return Unit.INSTANCE;
     });
-    analytics = new JavaAnalytics(configuration);
+    JavaAnalytics analytics = new JavaAnalytics(configuration);
+    instances.add(analytics);
     return analytics;
   }
 
   @Test
+  @Order(1)
   @DisplayName("analytics-kotlin's identify, screen, track, group and alias reach the warehouse with their ids,"
       + " context.library and skew-corrected timestamps")
   void everyCallType() {
-    JavaAnalytics sdk = analytics(WRITE_KEY);
+    JavaAnalytics sdk = analytics(WRITE_KEY, 5);
     String user = "kotlin-user-" + UUID.randomUUID();
     String aliasedUser = "kotlin-aliased-" + UUID.randomUUID();
     String group = "kotlin-group-" + UUID.randomUUID();
@@ -119,7 +121,6 @@ class KotlinSdkTest {
     sdk.track("Order Completed", Map.of("revenue", 42.5, "currency", "EUR"));
     sdk.group(group, Map.of("name", "Acme"));
     sdk.alias(aliasedUser);
-    sdk.flush();
 
     // What the SDK sent: one gzipped batch to <apiHost>/b, the key in the body only.
     SdkWireRecorder.Exchange upload = recorder.await(vertx, "/v1/b", e -> sentBy(e, anonymousId));
@@ -138,8 +139,8 @@ class KotlinSdkTest {
     assertEquals(5, batch.size());
 
     Map<String, Row> rows = ClientRows.byAnonymousId(router, anonymousId, 5);
-    assertEquals(List.of("identify", "screen", "track", "group", "alias"), List.copyOf(rows.keySet()),
-        "types in the order sent; SDK errors: " + sdkErrors);
+    // The SDK processes calls on a thread pool, so they may reach the batch in any order.
+    assertEquals(Set.of("identify", "screen", "track", "group", "alias"), rows.keySet(), "SDK errors: " + sdkErrors);
     for (Row row : rows.values()) {
       ClientRows.assertLibrary(row, "analytics-kotlin", SDK_VERSION);
       ClientRows.assertSkewCorrected(row);
@@ -181,13 +182,15 @@ class KotlinSdkTest {
         .anyMatch(e -> anonymousId.equals(((JsonObject) e).getString("anonymousId")));
   }
 
+  // TODO: a second JavaAnalytics in the same JVM was seen never fetching settings nor uploading (its calls stay in
+  // the startup queue); this test runs second and may show that rather than the router's answer.
   @Test
+  @Order(2)
   @DisplayName("a wrong write key gets 401 \"Invalid write key\", and analytics-kotlin drops the batch as for any 4xx")
   void wrongWriteKey() {
-    JavaAnalytics sdk = analytics("not-a-key-" + UUID.randomUUID());
+    JavaAnalytics sdk = analytics("not-a-key-" + UUID.randomUUID(), 1);
     String anonymousId = sdk.anonymousId();
     sdk.track("Refused", Map.of("n", 1));
-    sdk.flush();
 
     SdkWireRecorder.Exchange refused = recorder.await(vertx, "/v1/b", e -> sentBy(e, anonymousId));
     assertEquals(401, refused.status());
