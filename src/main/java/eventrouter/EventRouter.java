@@ -13,6 +13,7 @@ import eventrouter.embedded.EmbeddedPostgres;
 import eventrouter.embedded.EmbeddedRedis;
 import eventrouter.ingest.IngestVerticle;
 import eventrouter.ingest.RateLimiter;
+import eventrouter.ingest.Rejects;
 import eventrouter.ingest.StreamStats;
 import eventrouter.log.EventLog;
 import eventrouter.log.Topics;
@@ -183,7 +184,10 @@ public final class EventRouter implements AutoCloseable {
     EventLog signalLog = new EventLog(kafkaBootstrap, config.kafka(), config.kafka().signalsTopic(),
         config.kafka().signals());
     closeInReverse.push(signalLog);
-    for (EventLog log : List.of(eventLog, signalLog)) {
+    EventLog rejectLog = new EventLog(kafkaBootstrap, config.kafka(), config.kafka().rejectsTopic(),
+        config.kafka().events());
+    closeInReverse.push(rejectLog);
+    for (EventLog log : List.of(eventLog, signalLog, rejectLog)) {
       await(log.warmMetadata(vertx, Duration.ofSeconds(30)), "Kafka at " + kafkaBootstrap + ": fetching metadata");
       vertx.setPeriodic(METADATA_REFRESH_MS, id -> log.warmMetadata(vertx, Duration.ofSeconds(30))
           .onFailure(e -> LOG.warn("could not refresh Kafka metadata: {}", e.getMessage())));
@@ -214,7 +218,7 @@ public final class EventRouter implements AutoCloseable {
           "starting the computed traits of " + config.traits().file()));
     }
     deployments.add(await(vertx.deployVerticle(() -> new WarehouseVerticle(config.warehouse(), kafkaBootstrap,
-        config.kafka().topic(), config.kafka().signalsTopic(), pgOptions, config.postgres().poolSize()),
+        config.kafka(), pgOptions, config.postgres().poolSize()),
         new DeploymentOptions().setInstances(config.warehouse().instances())), "deploying the warehouse writer"));
 
     RealtimeHealth realtimeHealth = new RealtimeHealth();
@@ -236,8 +240,9 @@ public final class EventRouter implements AutoCloseable {
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
     RateLimiter rateLimiter = new RateLimiter(System::nanoTime);
+    Rejects rejects = new Rejects(rejectLog, meterRegistry);
     deployments.add(await(vertx.deployVerticle(() -> new IngestVerticle(config.http(), config.ingest(), sourcesByKey,
-        eventLog, rateLimiter, adminApi::mount, clock, streamStats),
+        eventLog, rejects, rateLimiter, adminApi::mount, clock, streamStats),
         new DeploymentOptions().setInstances(config.ingest().instances())),
         "starting HTTP ingest on " + config.http().host() + ":" + config.http().port()));
   }

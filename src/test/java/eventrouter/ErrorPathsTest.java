@@ -50,7 +50,7 @@ class ErrorPathsTest {
 
   @AfterAll
   void stop() {
-    // Everything refused above was refused whole: after a later event of the same user (same partition, so the
+    // Everything refused above was kept out of events: after a later event of the same user (same partition, so the
     // writer has passed every earlier record) is stored, none of the refused ids is there.
     String sentinel = UUID.randomUUID().toString();
     assertEquals(200, router.post("/v1/track", track(sentinel), JSON).statusCode());
@@ -92,12 +92,62 @@ class ErrorPathsTest {
     assertRefused(router.post("/v1/track", "[1,2]", JSON), 400, "JSON object");
   }
 
+  /**
+   * A batch with one refused event: 200, the refused one named by index, reason and field, and kept with its bytes
+   * in ingest_rejects; its valid neighbour is stored.
+   */
+  private void assertOneRejected(HttpResponse<String> response, String storedId, String rejectedId, int index,
+      String reason, String fragment) {
+    assertEquals(200, response.statusCode(), response.body());
+    JsonObject body = new JsonObject(response.body());
+    assertTrue(body.getBoolean("success"), response.body());
+    JsonArray rejected = body.getJsonArray("rejected");
+    assertEquals(1, rejected.size(), response.body());
+    JsonObject reject = rejected.getJsonObject(0);
+    assertEquals(index, reject.getInteger("index"));
+    assertEquals(rejectedId, reject.getString("messageId"));
+    assertEquals(reason, reject.getString("reason"));
+    assertTrue(reject.getString("error").contains(fragment), reject.getString("error"));
+    if (storedId != null) {
+      router.awaitCount(1, "SELECT count(*) FROM events WHERE message_id = $1", storedId);
+    }
+    assertKept(rejectedId, index, reason, fragment);
+  }
+
+  /** The refused event is in ingest_rejects, with its reason, its error and its bytes as sent. */
+  private void assertKept(String messageId, Integer index, String reason, String fragment) {
+    router.awaitCount(1, "SELECT count(*) FROM ingest_rejects WHERE message_id = $1", messageId);
+    var row = router.query("SELECT event_index, reason, error, raw, source_id, status FROM ingest_rejects"
+        + " WHERE message_id = $1", messageId).get(0);
+    assertEquals(index, row.getInteger("event_index"));
+    assertEquals(reason, row.getString("reason"));
+    assertTrue(row.getString("error").contains(fragment), row.getString("error"));
+    assertTrue(row.getString("raw").contains(messageId), row.getString("raw"));
+    assertFalse(row.getString("source_id").isEmpty());
+  }
+
   @Test
-  @DisplayName("one event without a user fails the whole batch with 400 naming its index and field")
+  @DisplayName("one event without a user is rejected alone: 200 naming its index and field, its neighbour stored")
   void missingUser() {
-    String body = "{\"batch\":[" + track(newId()) + ",{\"type\":\"track\",\"event\":\"X\",\"messageId\":\"" + newId()
-        + "\"}]}";
-    assertRefused(router.post("/v1/batch", body, JSON), 400, "batch[1].userId or batch[1].anonymousId is required");
+    String stored = UUID.randomUUID().toString();
+    String rejected = newId();
+    String body = "{\"batch\":[" + track(stored) + ",{\"type\":\"track\",\"event\":\"X\",\"messageId\":\""
+        + rejected + "\"}]}";
+    assertOneRejected(router.post("/v1/batch", body, JSON), stored, rejected, 1, "missing_id",
+        "batch[1].userId or batch[1].anonymousId is required");
+  }
+
+  @Test
+  @DisplayName("a batch item that is not an object is rejected alone, and kept as it was sent")
+  void notAnObject() {
+    String stored = UUID.randomUUID().toString();
+    HttpResponse<String> response = router.post("/v1/batch", "{\"batch\":[\"hello\"," + track(stored) + "]}", JSON);
+    assertEquals(200, response.statusCode(), response.body());
+    JsonObject reject = new JsonObject(response.body()).getJsonArray("rejected").getJsonObject(0);
+    assertEquals(0, reject.getInteger("index"));
+    assertEquals("not_an_object", reject.getString("reason"));
+    router.awaitCount(1, "SELECT count(*) FROM events WHERE message_id = $1", stored);
+    router.awaitCount(1, "SELECT count(*) FROM ingest_rejects WHERE raw = '\"hello\"' AND reason = 'not_an_object'");
   }
 
   @Test
@@ -109,11 +159,19 @@ class ErrorPathsTest {
         "groupId is required for group events");
     assertRefused(router.post("/v1/alias", "{\"userId\":\"u\",\"messageId\":\"" + newId() + "\"}", JSON), 400,
         "previousId is required for alias events");
-    assertRefused(router.post("/v1/batch", "{\"batch\":[" + track(newId())
-        + ",{\"type\":\"purchase\",\"userId\":\"u\"}]}", JSON), 400, "batch[1].type must be one of");
-    assertRefused(router.post("/v1/batch", "{\"batch\":[{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\","
-        + "\"timestamp\":\"yesterday\",\"messageId\":\"" + newId() + "\"}]}", JSON), 400, "batch[0].timestamp",
-        "ISO-8601");
+    String stored = UUID.randomUUID().toString();
+    String purchase = newId();
+    assertOneRejected(router.post("/v1/batch", "{\"batch\":[" + track(stored)
+        + ",{\"type\":\"purchase\",\"userId\":\"u\",\"messageId\":\"" + purchase + "\"}]}", JSON), stored, purchase, 1,
+        "invalid_type", "batch[1].type must be one of");
+    String yesterday = newId();
+    assertOneRejected(router.post("/v1/batch", "{\"batch\":[{\"type\":\"track\",\"event\":\"E\",\"userId\":\"u\","
+        + "\"timestamp\":\"yesterday\",\"messageId\":\"" + yesterday + "\"}]}", JSON), null, yesterday, 0,
+        "invalid_timestamp", "batch[0].timestamp must be an ISO-8601");
+    String noEvent = newId();
+    assertRefused(router.post("/v1/track", "{\"userId\":\"u\",\"messageId\":\"" + noEvent + "\"}", JSON), 400,
+        "event is required for track events");
+    assertKept(noEvent, null, "missing_field", "event is required");
     assertRefused(router.post("/v1/track", "{\"event\":\"E\",\"userId\":\"u\",\"properties\":[1],\"messageId\":\""
         + newId() + "\"}", JSON), 400, "properties must be a JSON object");
     assertRefused(router.post("/v1/track", "{\"event\":\"E\",\"userId\":\"u\",\"properties\":{\"note\":\"a\\u0000b\"},"
@@ -124,13 +182,16 @@ class ErrorPathsTest {
   @Test
   @DisplayName("a missing or unknown write key is 401, from the header or the body")
   void writeKeys() {
+    // "Invalid write key" is what RudderStack's mobile SDKs look for before they stop retrying.
     assertRefused(router.post("/v1/track", track(newId()), Map.of("Content-Type", "application/json")), 401,
-        "write key is missing");
+        "Invalid write key: none was sent");
     assertRefused(router.post("/v1/track", track(newId()), Map.of("Content-Type", "application/json",
-        "Authorization", basic("nope"))), 401, "unknown write key");
+        "Authorization", basic("nope"))), 401, "Invalid write key");
     String withBodyKey = new JsonObject(track(newId())).put("writeKey", "nope").encode();
     assertRefused(router.post("/v1/track", withBodyKey, Map.of("Content-Type", "application/json")), 401,
-        "unknown write key");
+        "Invalid write key");
+    assertRefused(router.post("/beacon/v1/batch?writeKey=nope", "{\"batch\":[" + track(newId()) + "]}",
+        Map.of("Content-Type", "text/plain")), 401, "Invalid write key");
     assertRefused(router.post("/v1/track", track(newId()), Map.of("Content-Type", "application/json",
         "Authorization", "Basic !!!")), 401, "Basic base64");
   }
@@ -141,9 +202,11 @@ class ErrorPathsTest {
     String big = "x".repeat(33_000);
     assertRefused(router.post("/v1/track", "{\"event\":\"E\",\"userId\":\"u\",\"messageId\":\"" + newId()
         + "\",\"properties\":{\"blob\":\"" + big + "\"}}", JSON), 413, "more than the limit of 32768 bytes per event");
-    assertRefused(router.post("/v1/batch", "{\"batch\":[" + track(newId()) + ",{\"type\":\"track\",\"event\":\"E\","
-        + "\"userId\":\"u\",\"properties\":{\"blob\":\"" + big + "\"}}]}", JSON), 413, "batch[1] is",
-        "32768 bytes per event");
+    String stored = UUID.randomUUID().toString();
+    String large = newId();
+    assertOneRejected(router.post("/v1/batch", "{\"batch\":[" + track(stored) + ",{\"type\":\"track\",\"event\":\"E\","
+        + "\"userId\":\"u\",\"messageId\":\"" + large + "\",\"properties\":{\"blob\":\"" + big + "\"}}]}", JSON), stored,
+        large, 1, "event_too_large", "32768 bytes per event");
 
     StringBuilder manySmall = new StringBuilder("{\"batch\":[");
     for (int i = 0; i < 20; i++) {
@@ -163,12 +226,21 @@ class ErrorPathsTest {
   }
 
   @Test
-  @DisplayName("a content type other than JSON is 415")
+  @DisplayName("the body is JSON whatever Content-Type says; only an encoding other than gzip is 415")
   void contentType() {
-    assertRefused(router.post("/v1/track", track(newId()), Map.of("Content-Type", "application/x-www-form-urlencoded",
-        "Authorization", basic(WRITE_KEY))), 415, "Content-Type must be application/json");
-    assertRefused(router.post("/v1/track", track(newId()), Map.of("Authorization", basic(WRITE_KEY))), 415,
-        "got none");
+    for (Map<String, String> headers : List.of(
+        Map.of("Content-Type", "application/x-www-form-urlencoded", "Authorization", basic(WRITE_KEY)),
+        Map.of("Authorization", basic(WRITE_KEY)),
+        Map.of("Content-Type", "text/xml", "Authorization", basic(WRITE_KEY)))) {
+      String id = UUID.randomUUID().toString();
+      assertEquals(200, router.post("/v1/track", track(id), headers).statusCode(), headers.toString());
+      router.awaitCount(1, "SELECT count(*) FROM events WHERE message_id = $1", id);
+    }
+    assertRefused(router.post("/v1/track", track(newId()), Map.of("Content-Encoding", "br",
+        "Authorization", basic(WRITE_KEY))), 415, "Content-Encoding \"br\" is not supported");
+    assertRefused(router.post("/v1/track", track(newId()), Map.of("Content-Encoding", "gzip",
+        "Authorization", basic(WRITE_KEY))), 400, "declared Content-Encoding: gzip but is not gzip");
+    assertRefused(router.post("/v1/track", "", Map.of("Authorization", basic(WRITE_KEY))), 400, "body is empty");
   }
 
   @Test

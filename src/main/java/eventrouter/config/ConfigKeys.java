@@ -33,10 +33,13 @@ public final class ConfigKeys {
   public static final ConfigKey<String> KAFKA_SIGNALS_TOPIC = ConfigKey.string("kafka.signalsTopic",
       "ROUTER_KAFKA_SIGNALS_TOPIC", "router.signals", v -> v.matches("[a-zA-Z0-9._-]{1,249}"),
       "a legal Kafka topic name", "topic of the signals that rules raise");
+  public static final ConfigKey<String> KAFKA_REJECTS_TOPIC = ConfigKey.string("kafka.rejectsTopic",
+      "ROUTER_KAFKA_REJECTS_TOPIC", "router.rejects", v -> v.matches("[a-zA-Z0-9._-]{1,249}"),
+      "a legal Kafka topic name", "topic of the events ingest refused, which the warehouse keeps in ingest_rejects");
   public static final ConfigKey<Integer> KAFKA_PARTITIONS = ConfigKey.integer("kafka.partitions",
-      "ROUTER_KAFKA_PARTITIONS", 8, 1, 10_000, "partitions of the event and signal topics when the router creates them");
+      "ROUTER_KAFKA_PARTITIONS", 8, 1, 10_000, "partitions of the log topics (events, signals, rejects) when the router creates them");
   public static final ConfigKey<Integer> KAFKA_REPLICATION = ConfigKey.integer("kafka.replicationFactor",
-      "ROUTER_KAFKA_REPLICATION_FACTOR", 1, 1, 10, "replication factor of the event and signal topics when the router creates them");
+      "ROUTER_KAFKA_REPLICATION_FACTOR", 1, 1, 10, "replication factor of the log topics when the router creates them");
   public static final ConfigKey<Integer> KAFKA_ACK_TIMEOUT_MS = ConfigKey.integer("kafka.ackTimeoutMs",
       "ROUTER_KAFKA_ACK_TIMEOUT_MS", 10_000, 1_000, 300_000,
       "longest wait for Kafka to acknowledge a request's events before the client gets 503");

@@ -41,8 +41,13 @@ public record RouterConfig(
    * @param events how ingest's producer batches the events topic
    * @param signals how the real-time path's producer batches the signals topic
    */
-  public record KafkaConfig(String bootstrap, int embeddedPort, String topic, String signalsTopic, int partitions,
-      int replicationFactor, int ackTimeoutMs, ProducerBatching events, ProducerBatching signals) {
+  public record KafkaConfig(String bootstrap, int embeddedPort, String topic, String signalsTopic,
+      String rejectsTopic, int partitions, int replicationFactor, int ackTimeoutMs, ProducerBatching events,
+      ProducerBatching signals) {
+    /** Every topic the router writes and reads. */
+    public List<String> topics() {
+      return List.of(topic, signalsTopic, rejectsTopic);
+    }
   }
 
   public record ProducerBatching(int lingerMs, String compression) {
@@ -78,11 +83,25 @@ public record RouterConfig(
     }
   }
 
-  /** A source is one write key; every event records the id of the source it came through. */
-  public record SourceConfig(String id, String writeKey, RateLimit rateLimit) {
+  /**
+   * A source is one write key; every event records the id of the source it came through.
+   *
+   * @param allowedOrigins the browser origins that may send with this key ({@code scheme://host[:port]}, a host may
+   *     start with {@code *.}); empty means any origin
+   */
+  public record SourceConfig(String id, String writeKey, RateLimit rateLimit, List<String> allowedOrigins) {
+    public SourceConfig {
+      allowedOrigins = List.copyOf(allowedOrigins);
+    }
+
+    public SourceConfig(String id, String writeKey, RateLimit rateLimit) {
+      this(id, writeKey, rateLimit, List.of());
+    }
+
     @Override
     public String toString() {
-      return "SourceConfig[id=" + id + ", rateLimit=" + rateLimit + "]"; // never log the key
+      return "SourceConfig[id=" + id + ", rateLimit=" + rateLimit + ", allowedOrigins=" + allowedOrigins
+          + "]"; // never log the key
     }
   }
 
@@ -123,7 +142,8 @@ public record RouterConfig(
   public static RouterConfig from(Settings settings) {
     RateLimit defaultLimit = new RateLimit(settings.get(RATE_LIMIT_EPS), settings.get(RATE_LIMIT_BURST));
     KafkaConfig kafka = new KafkaConfig(settings.get(KAFKA_BOOTSTRAP), settings.get(KAFKA_EMBEDDED_PORT),
-        settings.get(KAFKA_TOPIC), settings.get(KAFKA_SIGNALS_TOPIC), settings.get(KAFKA_PARTITIONS), settings.get(KAFKA_REPLICATION),
+        settings.get(KAFKA_TOPIC), settings.get(KAFKA_SIGNALS_TOPIC), settings.get(KAFKA_REJECTS_TOPIC),
+        settings.get(KAFKA_PARTITIONS), settings.get(KAFKA_REPLICATION),
         settings.get(KAFKA_ACK_TIMEOUT_MS),
         new ProducerBatching(settings.get(KAFKA_LINGER_MS), settings.get(KAFKA_COMPRESSION)),
         new ProducerBatching(settings.get(KAFKA_SIGNALS_LINGER_MS), settings.get(KAFKA_SIGNALS_COMPRESSION)));
@@ -134,9 +154,9 @@ public record RouterConfig(
       throw new ConfigException(WAREHOUSE_RETRY_MAX_MS.path() + " (" + warehouse.retryMaxMs() + ") must be at least "
           + WAREHOUSE_RETRY_BASE_MS.path() + " (" + warehouse.retryBaseMs() + ")");
     }
-    if (kafka.topic().equals(kafka.signalsTopic())) {
-      throw new ConfigException(KAFKA_SIGNALS_TOPIC.path() + " must differ from " + KAFKA_TOPIC.path() + " (both are \""
-          + kafka.topic() + "\")");
+    if (Set.copyOf(kafka.topics()).size() < kafka.topics().size()) {
+      throw new ConfigException(KAFKA_TOPIC.path() + ", " + KAFKA_SIGNALS_TOPIC.path() + " and "
+          + KAFKA_REJECTS_TOPIC.path() + " must all differ (got " + kafka.topics() + ")");
     }
     IngestConfig ingest = new IngestConfig(settings.get(INGEST_INSTANCES), settings.get(MAX_EVENT_BYTES),
         settings.get(MAX_REQUEST_BYTES), settings.get(MAX_BATCH_EVENTS), new StreamConfig(
@@ -211,7 +231,7 @@ public record RouterConfig(
     Object section = settings.section("sources");
     if (section != null) {
       if (!(section instanceof JsonArray array)) {
-        throw new ConfigException("sources in " + settings.fileName() + " must be an array of {id, writeKey, rateLimit?}");
+        throw new ConfigException("sources in " + settings.fileName() + " must be an array of {id, writeKey, rateLimit?, allowedOrigins?}");
       }
       for (int i = 0; i < array.size(); i++) {
         sources.add(readSource(array.getValue(i), "sources[" + i + "]", settings.fileName(), defaultLimit));
@@ -240,10 +260,10 @@ public record RouterConfig(
 
   private static SourceConfig readSource(Object raw, String where, String file, RateLimit defaultLimit) {
     if (!(raw instanceof JsonObject json)) {
-      throw new ConfigException(where + " in " + file + " must be an object {id, writeKey, rateLimit?}");
+      throw new ConfigException(where + " in " + file + " must be an object {id, writeKey, rateLimit?, allowedOrigins?}");
     }
     for (String field : json.fieldNames()) {
-      if (!Set.of("id", "writeKey", "rateLimit").contains(field)) {
+      if (!Set.of("id", "writeKey", "rateLimit", "allowedOrigins").contains(field)) {
         throw new ConfigException("unknown config key " + where + "." + field + " in " + file);
       }
     }
@@ -267,7 +287,30 @@ public record RouterConfig(
       }
       limit = new RateLimit(eps.doubleValue(), burst.intValue());
     }
-    return new SourceConfig(id, writeKey, limit);
+    return new SourceConfig(id, writeKey, limit, readOrigins(json.getValue("allowedOrigins"), where, file));
+  }
+
+  /** An origin as browsers send it, a host that may start with {@code *.}, or {@code *} alone. */
+  private static final String ORIGIN_PATTERN = "https?://(\\*\\.)?[A-Za-z0-9.-]+(:\\d{1,5})?|\\*";
+
+  private static List<String> readOrigins(Object raw, String where, String file) {
+    if (raw == null) {
+      return List.of();
+    }
+    String expected = where + ".allowedOrigins in " + file + " must be an array of origins such as"
+        + " \"https://shop.example.com\", \"https://*.example.com\" or \"*\"";
+    if (!(raw instanceof JsonArray array)) {
+      throw new ConfigException(expected);
+    }
+    List<String> origins = new ArrayList<>();
+    for (int i = 0; i < array.size(); i++) {
+      if (!(array.getValue(i) instanceof String origin) || !origin.matches(ORIGIN_PATTERN)) {
+        throw new ConfigException(expected + " (got " + array.getValue(i) + " at index " + i + ")");
+      }
+      origins.add(origin.toLowerCase(java.util.Locale.ROOT));
+    }
+    // "*" anywhere means any origin, which an empty list says already.
+    return origins.contains("*") ? List.of() : origins;
   }
 
   private static String sha256Hex(String text) {

@@ -112,17 +112,19 @@ public final class EventNormalizer {
   }
 
   /**
-   * Each event on its own, as a WebSocket frame wants: a refused event costs only itself. A problem with the frame's
-   * own fields (the batch's sentAt or context) still refuses the whole frame.
+   * Each event on its own, as a batch and a WebSocket frame want: a refused event costs only itself. A problem with
+   * the request's own fields (the batch's sentAt or context) still refuses the whole request.
+   *
+   * @param endpointType the type named by the endpoint, or null where each event names its own
    */
-  public List<Outcome> normalizeEach(ParsedBody body, byte[] rawBody, String sourceId, Instant receivedAt,
-      String clientIp) {
-    Request request = new Request(body, null, rawBody, sourceId, receivedAt, clientIp);
+  public List<Outcome> normalizeEach(ParsedBody body, EventType endpointType, byte[] rawBody, String sourceId,
+      Instant receivedAt, String clientIp) {
+    Request request = new Request(body, endpointType, rawBody, sourceId, receivedAt, clientIp);
     List<Outcome> outcomes = new ArrayList<>(body.size());
     for (int i = 0; i < body.size(); i++) {
       EventScan scan = body.scan(i);
       String messageId = scan != null ? (scan.kinds[MESSAGE_ID] == STRING ? scan.texts[MESSAGE_ID] : null)
-          : textOrNull(body.event(i).get("messageId"));
+          : sentMessageId(body, i);
       try {
         LogRecord record = request.normalizeAt(i);
         scan = body.scan(i);
@@ -135,6 +137,15 @@ public final class EventNormalizer {
       }
     }
     return outcomes;
+  }
+
+  /** The messageId as sent (read before normalising changes the tree), or null for an item that is no object. */
+  private static String sentMessageId(ParsedBody body, int index) {
+    try {
+      return textOrNull(body.event(index).get("messageId"));
+    } catch (IngestException notAnObject) {
+      return null;
+    }
   }
 
   /** What every event of one request shares, computed once. */
@@ -191,7 +202,7 @@ public final class EventNormalizer {
 
     LogRecord normalizeAt(int i) {
       if (body.eventSize(i) > maxEventBytes) {
-        throw IngestException.tooLarge((body.batch() ? "batch[" + i + "]" : "event") + " is " + body.eventSize(i)
+        throw IngestException.eventTooLarge("event_too_large", (body.batch() ? "batch[" + i + "]" : "event") + " is " + body.eventSize(i)
             + " bytes, more than the limit of " + maxEventBytes + " bytes per event");
       }
       EventScan scan = body.scan(i);
@@ -412,18 +423,18 @@ public final class EventNormalizer {
       for (String field : OBJECT_FIELDS) {
         JsonNode value = event.get(field);
         if (value != null && !value.isNull() && !value.isObject()) {
-          throw IngestException.badRequest(name(where, field) + " must be a JSON object");
+          throw IngestException.invalidEvent("invalid_field", name(where, field) + " must be a JSON object");
         }
       }
       String userId = optionalId(event, "userId", where);
       String anonymousId = optionalId(event, "anonymousId", where);
       if (userId == null && anonymousId == null) {
-        throw IngestException.badRequest(name(where, "userId") + " or " + name(where, "anonymousId")
+        throw IngestException.invalidEvent("missing_id", name(where, "userId") + " or " + name(where, "anonymousId")
             + " is required: every event must name its user");
       }
       for (String field : type.requiredFields()) {
         if (optionalId(event, field, where) == null) {
-          throw IngestException.badRequest(name(where, field) + " is required for " + type.wireName() + " events");
+          throw IngestException.invalidEvent("missing_field", name(where, field) + " is required for " + type.wireName() + " events");
         }
       }
       String messageId = optionalId(event, "messageId", where);
@@ -754,11 +765,11 @@ public final class EventNormalizer {
   private static EventType typeOf(ObjectNode event, String where) {
     JsonNode raw = event.get("type");
     if (raw == null || raw.isNull()) {
-      throw IngestException.badRequest(name(where, "type") + " is required: one of " + EventType.WIRE_NAMES);
+      throw IngestException.invalidEvent("invalid_type", name(where, "type") + " is required: one of " + EventType.WIRE_NAMES);
     }
     EventType type = raw.isTextual() ? EventType.fromWireName(raw.asText()) : null;
     if (type == null) {
-      throw IngestException.badRequest(name(where, "type") + " must be one of " + EventType.WIRE_NAMES + " (got "
+      throw IngestException.invalidEvent("invalid_type", name(where, "type") + " must be one of " + EventType.WIRE_NAMES + " (got "
           + abbreviate(raw.toString()) + ")");
     }
     return type;
@@ -775,11 +786,11 @@ public final class EventNormalizer {
       return raw.asText();
     }
     if (!raw.isTextual()) {
-      throw IngestException.badRequest(name(where, field) + " must be a string");
+      throw IngestException.invalidEvent("invalid_field", name(where, field) + " must be a string");
     }
     String value = raw.asText();
     if (value.length() > MAX_ID_LENGTH) {
-      throw IngestException.tooLarge(name(where, field) + " is " + value.length() + " characters, more than the limit of "
+      throw IngestException.eventTooLarge("field_too_long", name(where, field) + " is " + value.length() + " characters, more than the limit of "
           + MAX_ID_LENGTH);
     }
     return value.isEmpty() ? null : value;
@@ -792,7 +803,7 @@ public final class EventNormalizer {
     }
     Instant parsed = raw.isTextual() ? IsoTimes.parse(raw.asText()) : null;
     if (parsed == null) {
-      throw IngestException.badRequest(fieldName + " must be an ISO-8601 date-time with a zone offset between years"
+      throw IngestException.invalidEvent("invalid_timestamp", fieldName + " must be an ISO-8601 date-time with a zone offset between years"
           + " 1 and 9999, such as 2024-05-01T12:00:00.000Z (got " + abbreviate(raw.toString()) + ")");
     }
     return parsed;
@@ -814,14 +825,14 @@ public final class EventNormalizer {
   /** Postgres text and jsonb cannot hold U+0000, so such an event would be accepted but could never be stored. */
   private static void rejectNul(JsonNode node, String path) {
     if (node.isTextual() && node.asText().indexOf('\0') >= 0) {
-      throw IngestException.badRequest(path + " contains a NUL character (\\u0000), which the warehouse cannot store");
+      throw IngestException.invalidEvent("nul_character", path + " contains a NUL character (\\u0000), which the warehouse cannot store");
     }
     if (node.isObject()) {
       for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> entry = it.next();
         String child = name(path, entry.getKey());
         if (entry.getKey().indexOf('\0') >= 0) {
-          throw IngestException.badRequest(child + " has a field name with a NUL character (\\u0000), which the"
+          throw IngestException.invalidEvent("nul_character", child + " has a field name with a NUL character (\\u0000), which the"
               + " warehouse cannot store");
         }
         rejectNul(entry.getValue(), child);

@@ -4,6 +4,7 @@ import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.HttpConfig;
 import eventrouter.config.RouterConfig.IngestConfig;
 import eventrouter.config.RouterConfig.SourceConfig;
+import eventrouter.ingest.EventNormalizer.Outcome;
 import eventrouter.log.EventLog;
 import eventrouter.log.LogRecord;
 import io.vertx.core.Future;
@@ -11,29 +12,32 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Segment/RudderStack-compatible HTTP API, the {@code /v1/stream} WebSocket and the demo page. Several instances share the port; each one validates and normalises
- * requests on its event loop and answers only after the shared {@link EventLog} has acknowledged every event.
+ * The Segment/RudderStack-compatible HTTP API, the {@code /v1/stream} WebSocket, the settings the browser SDKs load,
+ * and the demo page. Several instances share the port; each one validates and normalises requests on its event loop
+ * and answers only after the shared {@link EventLog} has acknowledged every event, and {@link Rejects} every event it
+ * refused.
  */
 public final class IngestVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(IngestVerticle.class);
@@ -42,18 +46,20 @@ public final class IngestVerticle extends VerticleBase {
   private static final CharSequence APPLICATION_JSON = HttpHeaders.createOptimized("application/json");
   private static final CharSequence SUCCESS_LENGTH = HttpHeaders.createOptimized(Integer.toString(SUCCESS.length()));
   private static final String SOURCE = "eventrouter.source";
-  private static final List<String> ACCEPTED_CONTENT_TYPES = List.of("application/json", "text/plain");
+  private static final String WRITE_KEY_PARAM = "writeKey";
 
   private final HttpConfig httpConfig;
   private final IngestConfig ingestConfig;
   private final Map<String, SourceConfig> sourcesByWriteKey;
   private final EventLog eventLog;
+  private final Rejects rejects;
   private final RateLimiter rateLimiter;
   private final Consumer<Router> otherRoutes;
   private final Clock clock;
   private final StreamStats streamStats;
   private final RequestParser parser;
   private final EventNormalizer normalizer;
+  private final SdkSettings sdkSettings;
   private HttpServer server;
   private MessageConsumer<JsonObject> pushes;
 
@@ -62,39 +68,48 @@ public final class IngestVerticle extends VerticleBase {
    * @param clock the source of {@code receivedAt}, which every real-time window and timer is measured from
    */
   public IngestVerticle(HttpConfig httpConfig, IngestConfig ingestConfig, Map<String, SourceConfig> sourcesByWriteKey,
-      EventLog eventLog, RateLimiter rateLimiter, Consumer<Router> otherRoutes, Clock clock, StreamStats streamStats) {
+      EventLog eventLog, Rejects rejects, RateLimiter rateLimiter, Consumer<Router> otherRoutes, Clock clock,
+      StreamStats streamStats) {
     this.httpConfig = httpConfig;
     this.ingestConfig = ingestConfig;
     this.sourcesByWriteKey = sourcesByWriteKey;
     this.eventLog = eventLog;
+    this.rejects = rejects;
     this.rateLimiter = rateLimiter;
     this.otherRoutes = otherRoutes;
     this.clock = clock;
     this.streamStats = streamStats;
     this.parser = new RequestParser(ingestConfig.maxBatchEvents());
     this.normalizer = new EventNormalizer(ingestConfig.maxEventBytes());
+    this.sdkSettings = new SdkSettings(sourcesByWriteKey::get);
   }
 
   @Override
   public Future<?> start() {
     Router router = Router.router(vertx);
-    CorsHandler cors = CorsHandler.create()
-        .allowedMethod(HttpMethod.POST)
-        .allowedHeaders(Set.of("Authorization", "Content-Type", "Content-Encoding"));
+    CorsHandler cors = Origins.corsHandler(sourcesByWriteKey.values());
     // Without an Origin (every SDK but a browser's) the CorsHandler has nothing to do, so it runs only with one.
-    router.route("/v1/*").handler(ctx -> corsWhenOrigin(ctx, cors));
-    // Cheap refusals first, before the body is read. Vert.x Web wants body handlers ahead of user handlers on one
-    // route, so these checks are a route of their own that every ingest request passes through.
-    router.post("/v1/*").handler(this::admit);
-    BodyHandler body = BodyHandler.create(false).setBodyLimit(ingestConfig.maxRequestBytes());
-    for (EventType type : EventType.values()) {
-      mountIngest(router, "/v1/" + type.wireName(), body, type);
+    for (String path : List.of("/v1/*", "/beacon/*", "/sourceConfig", "/sourceConfig/")) {
+      router.route(path).handler(ctx -> corsWhenOrigin(ctx, cors));
     }
-    mountIngest(router, "/v1/batch", body, null);
-    mountIngest(router, "/v1/import", body, null);
+    // Cheap refusals first, before the body is read: an unknown key in Basic auth or the query string, an origin the
+    // source does not allow.
+    router.post("/v1/*").handler(this::admit);
+    router.post("/beacon/*").handler(this::admit);
+    for (EventType type : EventType.values()) {
+      mountIngest(router, "/v1/" + type.wireName(), type);
+      // Segment's analytics-next posts each call to its type's initial: /v1/t, /v1/i, /v1/p, /v1/s, /v1/g, /v1/a.
+      mountIngest(router, "/v1/" + type.wireName().charAt(0), type);
+    }
+    // /v1/b: analytics-next's batching strategy and Segment's mobile SDKs; /beacon/v1/batch: RudderStack's beacon.
+    for (String batchPath : List.of("/v1/batch", "/v1/import", "/v1/b", "/beacon/v1/batch")) {
+      mountIngest(router, batchPath, null);
+    }
+    router.get("/v1/projects/:writeKey/settings").handler(this::segmentSettings);
+    router.get("/sourceConfig").handler(this::rudderStackConfig);
+    router.get("/sourceConfig/").handler(this::rudderStackConfig);
     StreamEndpoint stream = new StreamEndpoint(context, ingestConfig.stream(), ingestConfig.maxRequestBytes(),
-        sourcesByWriteKey, parser, normalizer,
-        eventLog, rateLimiter, clock, streamStats);
+        sourcesByWriteKey, parser, normalizer, eventLog, rejects, rateLimiter, clock, streamStats);
     router.get("/v1/stream").handler(stream::upgrade);
     // Vert.x Web matches "/demo" for "/demo/" too: redirect only the bare path, or the redirect would loop.
     router.get("/demo").handler(ctx -> {
@@ -111,7 +126,9 @@ public final class IngestVerticle extends VerticleBase {
     HttpServerOptions options = new HttpServerOptions()
         .setHost(httpConfig.host())
         .setPort(httpConfig.port())
-        .setDecompressionSupported(true) // RudderStack's Node SDK gzips by default
+        // RequestBodies gunzips, so that a body that is not the gzip it claims gets a 400 rather than a dropped
+        // connection.
+        .setDecompressionSupported(false)
         .setTcpNoDelay(true)
         // StreamEndpoint refuses a message over the limit with close code 1009 as its frames arrive; these only
         // keep Netty from ever buffering more.
@@ -128,10 +145,10 @@ public final class IngestVerticle extends VerticleBase {
     return (server == null ? Future.succeededFuture() : server.close()).transform(ar -> pushes.unregister());
   }
 
-  private void mountIngest(Router router, String path, BodyHandler body, EventType type) {
+  private void mountIngest(Router router, String path, EventType type) {
     // Segment's Java SDK posts to /v1/import/, with the trailing slash.
     for (String variant : List.of(path, path + "/")) {
-      router.post(variant).handler(body).handler(ctx -> ingest(ctx, type));
+      router.post(variant).handler(ctx -> ingest(ctx, type));
     }
   }
 
@@ -144,64 +161,128 @@ public final class IngestVerticle extends VerticleBase {
   }
 
   /**
-   * The content type, then a key in Basic auth: both are checked before the body is read, so a request that fails
-   * them costs nothing more.
+   * A key in Basic auth or the query string, and the origin its source allows: both are checked before the body is
+   * read, so a request that fails them costs nothing more. A key only in the body is checked once it is read.
    */
   private void admit(RoutingContext ctx) {
-    checkContentType(ctx.request().getHeader(HttpHeaders.CONTENT_TYPE));
-    String header = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
-    if (header != null) {
-      ctx.put(SOURCE, sourceFor(writeKeyFromBasicAuth(header)));
+    String writeKey = writeKeyBeforeBody(ctx.request());
+    if (writeKey != null) {
+      SourceConfig source = sourceFor(writeKey);
+      checkOrigin(ctx, source);
+      ctx.put(SOURCE, source);
     }
     ctx.next();
   }
 
-  static void checkContentType(String contentType) {
-    if (contentType != null && (contentType.equals("application/json") || contentType.equals("text/plain"))) {
-      return; // what SDKs send; the rest is parsed below
+  /**
+   * Where a request puts its write key, in the order that wins when several disagree: Basic auth (every SDK but
+   * Segment's mobile and Java ones), then the query string (RudderStack's beacon), then the body's {@code writeKey}.
+   */
+  private static String writeKeyBeforeBody(HttpServerRequest request) {
+    String header = request.getHeader(HttpHeaders.AUTHORIZATION);
+    if (header != null) {
+      return writeKeyFromBasicAuth(header);
     }
-    String mediaType = contentType == null ? "" : contentType.split(";", 2)[0].trim().toLowerCase();
-    // text/plain is what browser SDKs send to avoid a CORS preflight; the body is JSON all the same.
-    if (!ACCEPTED_CONTENT_TYPES.contains(mediaType)) {
-      throw IngestException.unsupportedMediaType("Content-Type must be application/json (got "
-          + (contentType == null ? "none" : "\"" + contentType + "\"") + ")");
+    String query = request.getParam(WRITE_KEY_PARAM);
+    return query == null || query.isEmpty() ? null : query;
+  }
+
+  private static void checkOrigin(RoutingContext ctx, SourceConfig source) {
+    String origin = ctx.request().getHeader(HttpHeaders.ORIGIN);
+    if (!Origins.allows(source, origin)) {
+      throw Origins.refused(source, origin);
     }
   }
 
   private void ingest(RoutingContext ctx, EventType type) {
-    byte[] bytes = ctx.body().buffer().getBytes();
+    RequestBodies.read(ctx.request(), ingestConfig.maxRequestBytes())
+        .compose(bytes -> store(ctx, type, bytes))
+        .onSuccess(rejected -> respond(ctx, type, rejected))
+        .onFailure(ctx::fail);
+  }
+
+  /**
+   * Normalises every event, then appends the valid ones to the event log and the refused ones to the rejects, both
+   * at once.
+   *
+   * @return the refused events, once everything is durable
+   */
+  private Future<List<Rejects.Reject>> store(RoutingContext ctx, EventType type, byte[] bytes) {
     ParsedBody body = type == null ? parser.parseBatch(bytes) : parser.parseSingle(bytes);
     SourceConfig source = ctx.get(SOURCE);
     if (source == null) {
       source = sourceFor(writeKeyFromBody(body.writeKey()));
+      checkOrigin(ctx, source);
     }
     SocketAddress remote = ctx.request().remoteAddress();
-    List<LogRecord> records = normalizer.normalize(body, type, bytes, source.id(), clock.instant(),
+    Instant receivedAt = clock.instant();
+    List<Outcome> outcomes = normalizer.normalizeEach(body, type, bytes, source.id(), receivedAt,
         remote == null ? null : remote.hostAddress());
+    List<LogRecord> records = new ArrayList<>(outcomes.size());
+    List<Rejects.Reject> refused = new ArrayList<>(0);
+    for (Outcome outcome : outcomes) {
+      if (outcome.error() == null) {
+        records.add(outcome.record());
+      } else {
+        refused.add(rejects.reject(source.id(), receivedAt, ctx.request().path(),
+            body.batch() ? outcome.index() : null, outcome.messageId(), outcome.error(), body.raw(outcome.index())));
+      }
+    }
     long retryAfter = rateLimiter.tryAcquire(source, records.size());
     if (retryAfter > 0) {
       throw IngestException.rateLimited("source " + source.id() + " is over its rate limit of "
           + source.rateLimit().eventsPerSecond() + " events/s; retry after " + retryAfter + " s", retryAfter);
     }
-    eventLog.append(context, records)
-        .onSuccess(v -> {
-          // Nothing else sets these two, so they are added rather than set (set looks for an old value first), and
-          // with the length given Vert.x need not work it out.
-          ctx.response().headers().add(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).add(HttpHeaders.CONTENT_LENGTH,
-              SUCCESS_LENGTH);
-          ctx.response().end(SUCCESS);
-        })
-        .onFailure(error -> {
-          LOG.warn("answering 503: {}", error.getMessage());
-          respondError(ctx, 503, "could not make the events durable, nothing was acknowledged; retry later ("
-              + error.getMessage() + ")", 0);
-        });
+    Future<Void> events = eventLog.append(context, records);
+    Future<Void> kept = refused.isEmpty() ? Future.succeededFuture() : rejects.append(context, refused);
+    return Future.all(events, kept).<List<Rejects.Reject>>map(refused).recover(error -> {
+      LOG.warn("answering 503: {}", error.getMessage());
+      return Future.failedFuture(IngestException.unavailable("could not make the events durable, nothing was"
+          + " acknowledged; retry later (" + error.getMessage() + ")"));
+    });
+  }
+
+  /**
+   * 200 once everything is durable. A batch names its refused events beside the success; a single event that was
+   * refused gets its refusal (400 or 413, naming the field), though it is kept too.
+   */
+  private static void respond(RoutingContext ctx, EventType type, List<Rejects.Reject> refused) {
+    if (refused.isEmpty()) {
+      // Nothing else sets these two, so they are added rather than set (set looks for an old value first), and
+      // with the length given Vert.x need not work it out.
+      ctx.response().headers().add(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).add(HttpHeaders.CONTENT_LENGTH,
+          SUCCESS_LENGTH);
+      ctx.response().end(SUCCESS);
+    } else if (type != null && refused.size() == 1 && refused.get(0).index() == null) {
+      IngestException error = refused.get(0).error();
+      respondError(ctx, error.status(), error.getMessage(), 0);
+    } else {
+      JsonArray rejected = new JsonArray();
+      refused.forEach(reject -> rejected.add(reject.toJson()));
+      ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON)
+          .end(new JsonObject().put("success", true).put("rejected", rejected).toBuffer());
+    }
+  }
+
+  private void segmentSettings(RoutingContext ctx) {
+    JsonObject settings = sdkSettings.segment(ctx.request(), ctx.pathParam("writeKey"));
+    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).end(settings.toBuffer());
+  }
+
+  private void rudderStackConfig(RoutingContext ctx) {
+    String writeKey = writeKeyBeforeBody(ctx.request());
+    SourceConfig source = writeKey == null ? null : sourcesByWriteKey.get(writeKey);
+    if (source != null) {
+      checkOrigin(ctx, source);
+    }
+    JsonObject config = sdkSettings.rudderStack(writeKey);
+    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).end(config.toBuffer());
   }
 
   private SourceConfig sourceFor(String writeKey) {
     SourceConfig source = sourcesByWriteKey.get(writeKey);
     if (source == null) {
-      throw IngestException.unauthorized("unknown write key");
+      throw IngestException.unauthorized("Invalid write key: no source has this key");
     }
     return source;
   }
@@ -243,8 +324,8 @@ public final class IngestVerticle extends VerticleBase {
 
   private static String writeKeyFromBody(String key) {
     if (key == null || key.isEmpty()) {
-      throw IngestException.unauthorized("write key is missing: send it as the Basic auth username or as the body's"
-          + " writeKey field");
+      throw IngestException.unauthorized("Invalid write key: none was sent; send it as the Basic auth username, the"
+          + " writeKey query parameter or the body's writeKey field");
     }
     return key;
   }
@@ -253,13 +334,10 @@ public final class IngestVerticle extends VerticleBase {
     Throwable failure = ctx.failure();
     if (failure instanceof IngestException refused) {
       respondError(ctx, refused.status(), refused.getMessage(), refused.retryAfterSeconds());
-    } else if (ctx.statusCode() == 413) {
-      respondError(ctx, 413, "request body exceeds " + ingestConfig.maxRequestBytes()
-          + " bytes (measured after gzip decompression), the limit per request", 0);
     } else if (ctx.statusCode() == 403 && failure != null && ctx.request().headers().contains(HttpHeaders.ORIGIN)) {
-      // The CorsHandler refuses an Origin it cannot parse this way.
+      // The CorsHandler refuses this way an Origin it cannot parse, or one that no source allows.
       respondError(ctx, 403, "the Origin header \"" + ctx.request().getHeader(HttpHeaders.ORIGIN)
-          + "\" is not an origin (scheme://host[:port])", 0);
+          + "\" is not an origin (scheme://host[:port]) that a source allows", 0);
     } else if (failure == null && ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
       respondError(ctx, ctx.statusCode(), ctx.response().getStatusMessage(), 0);
     } else {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -14,30 +15,38 @@ public final class ParsedBody {
   private final byte[] bytes;
   private final ObjectNode envelope;
   private final List<EventScan> scans;
-  private final ObjectNode[] trees;
+  /** The events read as trees; in a batch, an item that is not an object stays as it was sent, to be rejected. */
+  private final JsonNode[] trees;
+  private final int[] eventStarts;
   private final int[] eventSizes;
   private final boolean batch;
 
-  private ParsedBody(byte[] bytes, ObjectNode envelope, List<EventScan> scans, ObjectNode[] trees, int[] eventSizes,
-      boolean batch) {
+  private ParsedBody(byte[] bytes, ObjectNode envelope, List<EventScan> scans, JsonNode[] trees, int[] eventStarts,
+      int[] eventSizes, boolean batch) {
     this.bytes = bytes;
     this.envelope = envelope;
     this.scans = scans;
     this.trees = trees;
+    this.eventStarts = eventStarts;
     this.eventSizes = eventSizes;
     this.batch = batch;
   }
 
-  /** A body read into trees, as every body was before the fast path. */
-  static ParsedBody ofTrees(byte[] bytes, ObjectNode envelope, List<ObjectNode> events, int[] eventSizes,
-      boolean batch) {
-    return new ParsedBody(bytes, envelope, null, events.toArray(ObjectNode[]::new), eventSizes, batch);
+  /**
+   * A body read into trees, as every body was before the fast path.
+   *
+   * @param events the batch's items (any JSON value) or the single event
+   * @param eventStarts where each item starts in {@code bytes}
+   */
+  static ParsedBody ofTrees(byte[] bytes, ObjectNode envelope, List<JsonNode> events, int[] eventStarts,
+      int[] eventSizes, boolean batch) {
+    return new ParsedBody(bytes, envelope, null, events.toArray(JsonNode[]::new), eventStarts, eventSizes, batch);
   }
 
   /** @param envelope the batch's own fields, or null for a single event */
   static ParsedBody ofScans(byte[] bytes, ObjectNode envelope, List<EventScan> scans, int[] eventSizes,
       boolean batch) {
-    return new ParsedBody(bytes, envelope, scans, new ObjectNode[scans.size()], eventSizes, batch);
+    return new ParsedBody(bytes, envelope, scans, new JsonNode[scans.size()], null, eventSizes, batch);
   }
 
   /**
@@ -53,17 +62,34 @@ public final class ParsedBody {
     return trees.length;
   }
 
-  /** The event as a tree. A scanned event is parsed from its bytes the first time. */
+  /**
+   * The event as a tree. A scanned event is parsed from its bytes the first time.
+   *
+   * @throws IngestException for a batch item that is not a JSON object
+   */
   public ObjectNode event(int index) {
     if (trees[index] == null) {
       EventScan scan = scans.get(index);
       try {
-        trees[index] = (ObjectNode) RequestParser.MAPPER.readTree(bytes, scan.start, scan.end() - scan.start);
+        trees[index] = RequestParser.MAPPER.readTree(bytes, scan.start, scan.end() - scan.start);
       } catch (IOException e) {
         throw new UncheckedIOException("a scanned event always parses", e);
       }
     }
-    return trees[index];
+    if (!(trees[index] instanceof ObjectNode event)) {
+      throw IngestException.invalidEvent("not_an_object", "batch[" + index + "] must be a JSON object");
+    }
+    return event;
+  }
+
+  /** The event's bytes as sent (after any gzip), for a reject. */
+  public byte[] raw(int index) {
+    if (!batch) {
+      return bytes;
+    }
+    int start = scans != null ? scans.get(index).start : eventStarts[index];
+    // A body in UTF-16 or UTF-32 has no byte offsets (RequestParser.inBytes): then the whole body stands for it.
+    return start < 0 ? bytes : Arrays.copyOfRange(bytes, start, start + eventSizes[index]);
   }
 
   /** @return the event's scan, or null when the body was read into trees (or the event was made one) */

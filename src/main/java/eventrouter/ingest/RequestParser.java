@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -133,12 +134,13 @@ public final class RequestParser {
     if (!(root instanceof ObjectNode event)) {
       throw IngestException.badRequest("body must be a JSON object holding one event");
     }
-    return ParsedBody.ofTrees(body, event, List.of(event), new int[] {body.length}, false);
+    return ParsedBody.ofTrees(body, event, List.of(event), new int[] {0}, new int[] {body.length}, false);
   }
 
   private ParsedBody parseTrees(byte[] body, boolean singleWithoutBatch) {
     ObjectNode envelope = MAPPER.createObjectNode();
-    List<ObjectNode> events = null;
+    List<JsonNode> events = null;
+    int[] starts = null;
     int[] sizes = null;
     try (JsonParser parser = MAPPER.createParser(body)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
@@ -156,6 +158,7 @@ public final class RequestParser {
           throw IngestException.badRequest("batch must be an array of events");
         }
         events = new ArrayList<>();
+        int[] foundStarts = new int[16];
         int[] found = new int[16];
         while (parser.nextToken() != JsonToken.END_ARRAY) {
           int index = events.size();
@@ -163,17 +166,19 @@ public final class RequestParser {
             throw IngestException.tooLarge("batch holds more than " + maxBatchEvents + " events, the limit per request;"
                 + " split it into smaller batches");
           }
-          if (parser.currentToken() != JsonToken.START_OBJECT) {
-            throw IngestException.badRequest("batch[" + index + "] must be a JSON object");
-          }
+          // An item that is not an object is kept as it is: it is rejected alone (ParsedBody.event says why).
           long start = parser.currentTokenLocation().getByteOffset();
-          events.add((ObjectNode) MAPPER.readTree(parser));
+          JsonNode item = MAPPER.readTree(parser);
+          events.add(item == null ? NullNode.getInstance() : item);
           long end = parser.currentLocation().getByteOffset();
           if (index == found.length) {
             found = Arrays.copyOf(found, found.length * 2);
+            foundStarts = Arrays.copyOf(foundStarts, foundStarts.length * 2);
           }
+          foundStarts[index] = (int) start;
           found[index] = (int) (end - start);
         }
+        starts = Arrays.copyOf(foundStarts, events.size());
         sizes = Arrays.copyOf(found, events.size());
       }
       if (parser.currentToken() != JsonToken.END_OBJECT || parser.nextToken() != null) {
@@ -183,7 +188,7 @@ public final class RequestParser {
       throw malformed(e);
     }
     if (events == null && singleWithoutBatch) {
-      return ParsedBody.ofTrees(body, envelope, List.of(envelope), new int[] {body.length}, false);
+      return ParsedBody.ofTrees(body, envelope, List.of(envelope), new int[] {0}, new int[] {body.length}, false);
     }
     if (events == null) {
       throw IngestException.badRequest("batch is required: a batch request must hold a batch array of events");
@@ -191,7 +196,7 @@ public final class RequestParser {
     if (events.isEmpty()) {
       throw IngestException.badRequest("batch is empty: it must hold at least 1 event");
     }
-    return ParsedBody.ofTrees(body, envelope, events, sizes, true);
+    return ParsedBody.ofTrees(body, envelope, events, starts, sizes, true);
   }
 
   private static IngestException malformed(IOException e) {

@@ -18,6 +18,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -39,6 +40,9 @@ final class StreamEndpoint {
   static final short TRY_AGAIN_LATER = 1013;
   static final short GOING_AWAY = 1001;
   static final short MESSAGE_TOO_BIG = 1009;
+  private static final String STREAM_PATH = "/v1/stream";
+  /** A close frame's reason is at most 123 bytes. */
+  private static final int MAX_CLOSE_REASON = 120;
 
   private final Context context;
   private final StreamConfig config;
@@ -47,6 +51,7 @@ final class StreamEndpoint {
   private final RequestParser parser;
   private final EventNormalizer normalizer;
   private final EventLog eventLog;
+  private final Rejects rejects;
   private final RateLimiter rateLimiter;
   private final Clock clock;
   private final StreamStats stats;
@@ -55,8 +60,8 @@ final class StreamEndpoint {
 
   /** @param maxFrameBytes the largest message, as for an HTTP request body */
   StreamEndpoint(Context context, StreamConfig config, int maxFrameBytes, Map<String, SourceConfig> sourcesByWriteKey,
-      RequestParser parser, EventNormalizer normalizer, EventLog eventLog, RateLimiter rateLimiter, Clock clock,
-      StreamStats stats) {
+      RequestParser parser, EventNormalizer normalizer, EventLog eventLog, Rejects rejects, RateLimiter rateLimiter,
+      Clock clock, StreamStats stats) {
     this.context = context;
     this.config = config;
     this.maxFrameBytes = maxFrameBytes;
@@ -64,6 +69,7 @@ final class StreamEndpoint {
     this.parser = parser;
     this.normalizer = normalizer;
     this.eventLog = eventLog;
+    this.rejects = rejects;
     this.rateLimiter = rateLimiter;
     this.clock = clock;
     this.stats = stats;
@@ -74,8 +80,9 @@ final class StreamEndpoint {
     String writeKey = ctx.request().getParam("writeKey");
     String authorization = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
     String ip = ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress();
+    String origin = ctx.request().getHeader(HttpHeaders.ORIGIN);
     ctx.request().toWebSocket().onSuccess(ws -> {
-      Connection connection = new Connection(ws, ip);
+      Connection connection = new Connection(ws, ip, origin);
       String key = writeKey;
       if (key == null && authorization != null) {
         try {
@@ -114,9 +121,15 @@ final class StreamEndpoint {
     }
   }
 
+  private static String abbreviateReason(String reason) {
+    return reason.length() <= MAX_CLOSE_REASON ? reason : reason.substring(0, MAX_CLOSE_REASON - 3) + "...";
+  }
+
   private final class Connection {
     private final ServerWebSocket ws;
     private final String ip;
+    /** The page's origin when a browser opened the socket; its source must allow it. */
+    private final String origin;
     private final Set<String> userIds = new HashSet<>();
     private SourceConfig source;
     private int unacked;
@@ -125,9 +138,10 @@ final class StreamEndpoint {
     private long heartbeat = -1;
     private long messageBytes;
 
-    Connection(ServerWebSocket ws, String ip) {
+    Connection(ServerWebSocket ws, String ip, String origin) {
       this.ws = ws;
       this.ip = ip;
+      this.origin = origin;
       this.lastHeardAt = System.nanoTime();
     }
 
@@ -135,7 +149,11 @@ final class StreamEndpoint {
     boolean authenticate(String writeKey) {
       SourceConfig found = sourcesByWriteKey.get(writeKey);
       if (found == null) {
-        ws.close(POLICY_VIOLATION, "unknown write key");
+        ws.close(POLICY_VIOLATION, "Invalid write key");
+        return false;
+      }
+      if (!Origins.allows(found, origin)) {
+        ws.close(POLICY_VIOLATION, abbreviateReason(Origins.refused(found, origin).getMessage()));
         return false;
       }
       if (!stats.tryOpen(found.id(), config.maxConnectionsPerKey())) {
@@ -200,22 +218,34 @@ final class StreamEndpoint {
         return;
       }
       ParsedBody body;
+      Instant receivedAt;
       List<Outcome> outcomes;
       try {
         body = parser.parseFrame(bytes);
-        outcomes = normalizer.normalizeEach(body, bytes, source.id(), clock.instant(), ip);
+        receivedAt = clock.instant();
+        outcomes = normalizer.normalizeEach(body, null, bytes, source.id(), receivedAt, ip);
       } catch (IngestException refused) {
         send(new JsonObject().put("type", "error").putNull("index").put("error", refused.getMessage()));
         return;
       }
       List<LogRecord> records = new ArrayList<>();
+      List<Rejects.Reject> refused = new ArrayList<>(0);
       for (Outcome outcome : outcomes) {
         if (outcome.error() != null) {
-          sendError(outcome.index(), outcome.messageId(), outcome.error().getMessage());
+          refused.add(rejects.reject(source.id(), receivedAt, STREAM_PATH, body.batch() ? outcome.index() : null,
+              outcome.messageId(), outcome.error(), body.raw(outcome.index())));
         } else {
           records.add(outcome.record());
           belongsTo(outcome);
         }
+      }
+      if (!refused.isEmpty()) {
+        // The error frames go once the refused events are kept, as an HTTP answer would.
+        rejects.append(context, refused)
+            .onFailure(error -> LOG.warn("could not keep {} refused stream events: {}", refused.size(),
+                error.getMessage()))
+            .onComplete(ar -> refused.forEach(reject -> sendError(reject.index() == null ? 0 : reject.index(),
+                reject.messageId(), reject.error().getMessage())));
       }
       if (records.isEmpty()) {
         return;

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
+import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
@@ -17,7 +18,7 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /**
- * Creates the log topics (events and signals) before any traffic is taken, and waits until every partition has a leader: producing to
+ * Creates the log topics (events, signals and rejects) before any traffic is taken, and waits until every partition has a leader: producing to
  * a topic that has just been created gave NOT_LEADER retries and once a long hang.
  */
 public final class Topics {
@@ -27,7 +28,7 @@ public final class Topics {
   private Topics() {
   }
 
-  /** Completes once both topics exist with a leader for every partition; failures name the Kafka cluster. */
+  /** Completes once every log topic exists with a leader for every partition; failures name the Kafka cluster. */
   public static Future<Void> ensureLogTopics(Vertx vertx, String bootstrap, KafkaConfig config) {
     Admin admin = Admin.create(Map.of(
         AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
@@ -36,17 +37,24 @@ public final class Topics {
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
     // A quick reachability probe first, so that a wrong address fails start-up in seconds rather than a minute.
     return fromKafka(admin.describeCluster(new DescribeClusterOptions().timeoutMs(config.ackTimeoutMs())).clusterId())
-        .compose(clusterId -> createIfMissing(admin, config, config.topic()))
-        .compose(v -> createIfMissing(admin, config, config.signalsTopic()))
-        .compose(v -> awaitLeaders(vertx, admin, config.topic(), deadline))
-        .compose(v -> awaitLeaders(vertx, admin, config.signalsTopic(), deadline))
+        .compose(clusterId -> forEach(config.topics(), topic -> createIfMissing(admin, config, topic)))
+        .compose(v -> forEach(config.topics(), topic -> awaitLeaders(vertx, admin, topic, deadline)))
         .recover(e -> Future.failedFuture(new IllegalStateException("Kafka at " + bootstrap
-            + " is unreachable or refused the topics " + config.topic() + " and " + config.signalsTopic() + ": "
-            + e.getMessage(), e)))
+            + " is unreachable or refused the topics " + String.join(", ", config.topics()) + ": " + e.getMessage(),
+            e)))
         .eventually(() -> vertx.executeBlocking(() -> {
           admin.close(Duration.ofSeconds(5));
           return null;
         }));
+  }
+
+  /** One topic after the other. */
+  private static Future<Void> forEach(List<String> topics, Function<String, Future<Void>> step) {
+    Future<Void> done = Future.succeededFuture();
+    for (String topic : topics) {
+      done = done.compose(v -> step.apply(topic));
+    }
+    return done;
   }
 
   private static Future<Void> createIfMissing(Admin admin, KafkaConfig config, String name) {

@@ -105,6 +105,16 @@ final class WarehouseSql {
       ON CONFLICT (message_id) DO NOTHING
       """;
 
+  /** Inserts a batch of ingest's rejects (the rejects topic); {@code raw} stays text, as it may not be JSON. */
+  static final String INSERT_INGEST_REJECTS = """
+      INSERT INTO ingest_rejects (reject_id, source_id, received_at, endpoint, event_index, message_id, status, reason,
+                                  error, raw)
+      SELECT r->>'rejectId', r->>'sourceId', (r->>'receivedAt')::timestamptz, r->>'endpoint',
+             (r->>'index')::int, r->>'messageId', (r->>'status')::int, r->>'reason', r->>'error', r->>'raw'
+      FROM (SELECT r::jsonb AS r FROM unnest($1::text[]) AS u(r)) AS incoming
+      ON CONFLICT (reject_id) DO NOTHING
+      """;
+
   static final String INSERT_REJECT = """
       INSERT INTO warehouse_rejects (kafka_topic, kafka_partition, kafka_offset, raw, error)
       VALUES ($1, $2, $3, $4, $5)

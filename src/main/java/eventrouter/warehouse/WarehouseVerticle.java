@@ -1,6 +1,7 @@
 package eventrouter.warehouse;
 
 import eventrouter.bus.Addresses;
+import eventrouter.config.RouterConfig.KafkaConfig;
 import eventrouter.config.RouterConfig.WarehouseConfig;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
@@ -31,7 +32,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Consumes the event and signal topics in its own consumer group and writes them to Postgres, with up to
+ * Consumes the event, signal and rejects topics in its own consumer group and writes them to Postgres, with up to
  * {@code postgres.poolSize} batches in flight at once while polling goes on.
  *
  * <p>The partitions are spread over that many lanes (partition number modulo the lane count). Each lane gathers its
@@ -54,8 +55,9 @@ public final class WarehouseVerticle extends VerticleBase {
 
   private final WarehouseConfig config;
   private final String bootstrap;
-  private final String topic;
+  private final List<String> topics;
   private final String signalsTopic;
+  private final String rejectsTopic;
   private final PgConnectOptions postgres;
   private final int poolSize;
   private final OffsetTracker offsets = new OffsetTracker();
@@ -70,12 +72,13 @@ public final class WarehouseVerticle extends VerticleBase {
   private boolean commitAgain;
   private volatile boolean stopping;
 
-  public WarehouseVerticle(WarehouseConfig config, String bootstrap, String topic, String signalsTopic,
-      PgConnectOptions postgres, int poolSize) {
+  public WarehouseVerticle(WarehouseConfig config, String bootstrap, KafkaConfig kafka, PgConnectOptions postgres,
+      int poolSize) {
     this.config = config;
     this.bootstrap = bootstrap;
-    this.topic = topic;
-    this.signalsTopic = signalsTopic;
+    this.topics = kafka.topics();
+    this.signalsTopic = kafka.signalsTopic();
+    this.rejectsTopic = kafka.rejectsTopic();
     this.postgres = postgres;
     this.poolSize = poolSize;
   }
@@ -83,7 +86,7 @@ public final class WarehouseVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(postgres).using(vertx).build();
-    writer = new WarehouseWriter(pool, signalsTopic);
+    writer = new WarehouseWriter(pool, signalsTopic, rejectsTopic);
     lanes = IntStream.range(0, poolSize).mapToObj(Lane::new).toList();
     consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(),
             "event-router-warehouse-" + deploymentID() + "-" + System.identityHashCode(this), config.batchSize(), 50),
@@ -91,7 +94,7 @@ public final class WarehouseVerticle extends VerticleBase {
     consumer.partitionsRevokedHandler(this::revoked);
     // Newly assigned partitions start unpaused: the next cycle pauses them again if their lane is full.
     consumer.partitionsAssignedHandler(assigned -> pausedLanes = null);
-    return consumer.subscribe(Set.of(topic, signalsTopic)).onSuccess(v -> pollLoop());
+    return consumer.subscribe(Set.copyOf(topics)).onSuccess(v -> pollLoop());
   }
 
   @Override

@@ -3,10 +3,12 @@ package eventrouter.warehouse;
 import io.vertx.core.Future;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,10 +28,12 @@ final class WarehouseWriter {
 
   private final Pool pool;
   private final String signalsTopic;
+  private final String rejectsTopic;
 
-  WarehouseWriter(Pool pool, String signalsTopic) {
+  WarehouseWriter(Pool pool, String signalsTopic, String rejectsTopic) {
     this.pool = pool;
     this.signalsTopic = signalsTopic;
+    this.rejectsTopic = rejectsTopic;
   }
 
   /** @return the user ids of the events that were new to the warehouse */
@@ -37,20 +41,28 @@ final class WarehouseWriter {
     return insert(batch).recover(error -> isContentError(error) ? writeOneByOne(batch) : Future.failedFuture(error));
   }
 
-  /** Events and signals of one batch, in one transaction. */
+  /** Events, signals and ingest's rejects of one batch, in one transaction. */
   private Future<Set<String>> insert(List<Record> batch) {
-    String[] events = batch.stream().filter(r -> !r.topic().equals(signalsTopic)).map(Record::json)
-        .toArray(String[]::new);
-    String[] signals = batch.stream().filter(r -> r.topic().equals(signalsTopic)).map(Record::json)
-        .toArray(String[]::new);
+    String[] events = jsonOf(batch, topic -> !topic.equals(signalsTopic) && !topic.equals(rejectsTopic));
+    String[] signals = jsonOf(batch, signalsTopic::equals);
+    String[] rejects = jsonOf(batch, rejectsTopic::equals);
     return pool.withTransaction(conn -> {
       Future<Set<String>> newEventsUsers = events.length == 0 ? Future.succeededFuture(Set.of())
           : conn.preparedQuery(WarehouseSql.INSERT_BATCH).execute(Tuple.tuple().addArrayOfString(events))
               .map(rows -> Set.of(rows.iterator().next().getArrayOfStrings(0)));
-      return newEventsUsers.compose(users -> signals.length == 0 ? Future.succeededFuture(users)
-          : conn.preparedQuery(WarehouseSql.INSERT_SIGNALS).execute(Tuple.tuple().addArrayOfString(signals))
-              .map(users));
+      return newEventsUsers
+          .compose(users -> insertAll(conn, WarehouseSql.INSERT_SIGNALS, signals).map(users))
+          .compose(users -> insertAll(conn, WarehouseSql.INSERT_INGEST_REJECTS, rejects).map(users));
     });
+  }
+
+  private static String[] jsonOf(List<Record> batch, Predicate<String> topic) {
+    return batch.stream().filter(r -> topic.test(r.topic())).map(Record::json).toArray(String[]::new);
+  }
+
+  private static Future<Void> insertAll(SqlConnection conn, String statement, String[] records) {
+    return records.length == 0 ? Future.succeededFuture()
+        : conn.preparedQuery(statement).execute(Tuple.tuple().addArrayOfString(records)).mapEmpty();
   }
 
   private Future<Set<String>> writeOneByOne(List<Record> batch) {

@@ -311,7 +311,7 @@ class NormalizerEquivalenceTest {
             c.ip()));
         case FRAME -> {
           StringBuilder out = new StringBuilder();
-          for (EventNormalizer.Outcome outcome : normalizer.normalizeEach(parser.parseFrame(bytes), bytes, "src",
+          for (EventNormalizer.Outcome outcome : normalizer.normalizeEach(parser.parseFrame(bytes), null, bytes, "src",
               RECEIVED_AT, c.ip())) {
             out.append(outcome(outcome.index(), outcome.messageId(), outcome.record(), outcome.error(),
                 outcome.userId(), outcome.anonymousId()));
