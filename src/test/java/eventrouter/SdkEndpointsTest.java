@@ -240,6 +240,9 @@ class SdkEndpointsTest {
           + SHOP_ORIGIN), response.body());
     }
     assertEquals(403, router.get("/sourceConfig/?writeKey=" + SHOP_KEY, headers("Origin", evil)).statusCode());
+    assertEquals(403, router.get("/v1/projects/" + SHOP_KEY + "/settings", headers("Origin", evil)).statusCode());
+    assertEquals(200, router.get("/v1/projects/" + SHOP_KEY + "/settings", headers("Origin", SHOP_ORIGIN))
+        .statusCode());
 
     WebSocket ws = Await.result(webSockets.connect(new WebSocketConnectOptions().setHost("127.0.0.1")
         .setPort(router.router().httpPort()).setURI("/v1/stream?writeKey=" + SHOP_KEY).addHeader("Origin", evil)));

@@ -265,18 +265,25 @@ public final class IngestVerticle extends VerticleBase {
   }
 
   private void segmentSettings(RoutingContext ctx) {
-    JsonObject settings = sdkSettings.segment(ctx.request(), ctx.pathParam("writeKey"));
+    String writeKey = ctx.pathParam("writeKey");
+    checkOriginOfKey(ctx, writeKey);
+    JsonObject settings = sdkSettings.segment(ctx.request(), writeKey);
     ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).end(settings.toBuffer());
   }
 
   private void rudderStackConfig(RoutingContext ctx) {
     String writeKey = writeKeyBeforeBody(ctx.request());
+    checkOriginOfKey(ctx, writeKey);
+    JsonObject config = sdkSettings.rudderStack(writeKey);
+    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).end(config.toBuffer());
+  }
+
+  /** Settings are refused to a page its source does not allow, as its events would be; an unknown key is 4xx below. */
+  private void checkOriginOfKey(RoutingContext ctx, String writeKey) {
     SourceConfig source = writeKey == null ? null : sourcesByWriteKey.get(writeKey);
     if (source != null) {
       checkOrigin(ctx, source);
     }
-    JsonObject config = sdkSettings.rudderStack(writeKey);
-    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).end(config.toBuffer());
   }
 
   private SourceConfig sourceFor(String writeKey) {
