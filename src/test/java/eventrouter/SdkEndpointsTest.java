@@ -138,6 +138,37 @@ class SdkEndpointsTest {
   }
 
   @Test
+  @DisplayName("RudderStack's AMP pixel: GET /pixel/v1/track and /page with the event in the query string, dotted"
+      + " names nested, answered with a 1x1 GIF; an invalid one is 400 and kept")
+  void rudderStackPixel() {
+    String anonymousId = "amp-" + UUID.randomUUID();
+    HttpResponse<String> track = router.get("/pixel/v1/track?writeKey=" + WRITE_KEY + "&anonymousId=" + anonymousId
+        + "&event=Article%20Read&properties.section=news&context.library.name=RudderStack%20AMP%20SDK",
+        headers("Origin", "https://news.example.org"));
+    assertEquals(200, track.statusCode(), track.body());
+    assertEquals("image/gif", track.headers().firstValue("Content-Type").orElse(""));
+    assertEquals(200, router.get("/pixel/v1/page?writeKey=" + WRITE_KEY + "&anonymousId=" + anonymousId
+        + "&name=Home&properties.path=%2F", headers()).statusCode());
+    router.awaitCount(2, "SELECT count(*) FROM events WHERE anonymous_id = $1", anonymousId);
+    Row read = router.query("SELECT event, properties, context FROM tracks WHERE anonymous_id = $1", anonymousId)
+        .get(0);
+    assertEquals("Article Read", read.getString("event"));
+    assertEquals("news", ((JsonObject) read.getValue("properties")).getString("section"));
+    assertEquals("RudderStack AMP SDK", ((JsonObject) read.getValue("context")).getJsonObject("library")
+        .getString("name"));
+    assertEquals("Home", router.query("SELECT name FROM pages WHERE anonymous_id = $1", anonymousId).get(0)
+        .getString("name"));
+
+    assertEquals(401, router.get("/pixel/v1/track?writeKey=nope&anonymousId=a&event=E", headers()).statusCode());
+    String messageId = UUID.randomUUID().toString();
+    HttpResponse<String> noUser = router.get("/pixel/v1/track?writeKey=" + WRITE_KEY + "&event=E&messageId="
+        + messageId, headers());
+    assertEquals(400, noUser.statusCode(), noUser.body());
+    router.awaitCount(1, "SELECT count(*) FROM ingest_rejects WHERE message_id = $1 AND endpoint = '/pixel/v1/track'",
+        messageId);
+  }
+
+  @Test
   @DisplayName("the write key: Basic auth wins over the query string, which wins over the body")
   void writeKeyPrecedence() {
     String basicWins = UUID.randomUUID().toString();
