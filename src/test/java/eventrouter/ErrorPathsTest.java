@@ -10,8 +10,16 @@ import eventrouter.testing.TestRouter;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -216,6 +224,11 @@ class ErrorPathsTest {
     String overRequestLimit = manySmall.append("]}").toString();
     assertRefused(router.post("/v1/batch", overRequestLimit, JSON), 413, "request body exceeds 512000 bytes");
     assertRefused(router.postGzip("/v1/batch", overRequestLimit, JSON), 413, "request body exceeds 512000 bytes");
+    // Chunked, with no Content-Length to refuse it by up front: refused as the bytes pass the limit.
+    HttpResponse<String> chunked = postChunked(overRequestLimit);
+    assertRefused(chunked, 413, "request body exceeds 512000 bytes");
+    assertEquals(200, router.post("/v1/track", track(UUID.randomUUID().toString()), JSON).statusCode(),
+        "the router goes on serving");
 
     StringBuilder tooMany = new StringBuilder("{\"batch\":[");
     for (int i = 0; i < 2_501; i++) {
@@ -223,6 +236,21 @@ class ErrorPathsTest {
     }
     assertRefused(router.post("/v1/batch", tooMany.append("]}").toString(), JSON), 413,
         "more than 2500 events");
+  }
+
+  private HttpResponse<String> postChunked(String body) {
+    HttpRequest request = HttpRequest.newBuilder(URI.create(router.baseUrl() + "/v1/batch"))
+        .header("Authorization", basic(WRITE_KEY)).timeout(Duration.ofSeconds(30))
+        .POST(HttpRequest.BodyPublishers.ofInputStream(
+            () -> new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)))).build();
+    try {
+      return HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   @Test

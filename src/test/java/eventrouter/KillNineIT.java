@@ -72,18 +72,19 @@ class KillNineIT {
   }
 
   @Test
-  @DisplayName("kill -9 during a load loses no event that was answered 200")
+  @DisplayName("kill -9 during a load loses no event that was answered 200, nor any refused event it named")
   void killNineLosesNothingAcknowledged() throws Exception {
     String pgUrl = prepareEnvironment();
 
     Process first = router.start();
     Set<String> acknowledged = ConcurrentHashMap.newKeySet();
+    Set<String> rejectedInAcknowledged = ConcurrentHashMap.newKeySet();
     AtomicInteger refused = new AtomicInteger();
     AtomicBoolean sending = new AtomicBoolean(true);
     ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
     for (int c = 0; c < CLIENTS; c++) {
       int client = c;
-      clients.submit(() -> send(client, acknowledged, refused, sending));
+      clients.submit(() -> send(client, acknowledged, rejectedInAcknowledged, refused, sending));
     }
     Await.until(vertx, Duration.ofSeconds(60), "clients have 2000 acknowledged events",
         () -> Future.succeededFuture(acknowledged.size() >= 2_000));
@@ -101,6 +102,14 @@ class KillNineIT {
     long stored = Await.result(warehouse.preparedQuery("SELECT count(*) FROM events WHERE message_id = ANY($1)")
         .execute(Tuple.of(ids)).map(rows -> rows.iterator().next().getLong(0)));
     assertEquals(ids.length, stored);
+    String[] rejectIds = rejectedInAcknowledged.toArray(String[]::new);
+    assertTrue(rejectIds.length > 50, "batches with a refused event were answered 200: " + rejectIds.length);
+    Await.until(vertx, Duration.ofSeconds(60), "every refused event named in a 200 is in ingest_rejects",
+        () -> warehouse.preparedQuery("SELECT count(*) FROM ingest_rejects WHERE message_id = ANY($1)")
+            .execute(Tuple.of(rejectIds)).map(rows -> rows.iterator().next().getLong(0) == rejectIds.length));
+    long rejectsInEvents = Await.result(warehouse.preparedQuery("SELECT count(*) FROM events WHERE message_id = ANY($1)")
+        .execute(Tuple.of(rejectIds)).map(rows -> rows.iterator().next().getLong(0)));
+    assertEquals(0, rejectsInEvents);
     Await.result(warehouse.close());
   }
 
@@ -183,8 +192,12 @@ class KillNineIT {
     }
   }
 
-  /** Sends single events and small batches until told to stop, recording the ids of every 200. */
-  private void send(int client, Set<String> acknowledged, AtomicInteger refused, AtomicBoolean sending) {
+  /**
+   * Sends single events and small batches until told to stop, recording the ids of every 200. Each batch carries
+   * one event without a user, which must be refused alone and kept.
+   */
+  private void send(int client, Set<String> acknowledged, Set<String> rejected, AtomicInteger refused,
+      AtomicBoolean sending) {
     String auth = TestRouter.basic(WRITE_KEY);
     int n = 0;
     while (sending.get()) {
@@ -197,7 +210,8 @@ class KillNineIT {
         body.append(i == 0 ? "" : ",").append("{\"type\":\"track\",\"event\":\"Load\",\"userId\":\"user-")
             .append(client).append('-').append(n % 50).append("\",\"messageId\":\"").append(id).append("\"}");
       }
-      body.append(batch ? "]}" : "");
+      String rejectId = UUID.randomUUID().toString();
+      body.append(batch ? ",{\"type\":\"track\",\"event\":\"No User\",\"messageId\":\"" + rejectId + "\"}]}" : "");
       try {
         HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(base()
                 + (batch ? "/v1/batch" : "/v1/track"))).timeout(Duration.ofSeconds(15))
@@ -205,6 +219,9 @@ class KillNineIT {
             .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() == 200) {
           acknowledged.addAll(ids);
+          if (batch) {
+            rejected.add(rejectId);
+          }
         } else {
           refused.incrementAndGet();
         }

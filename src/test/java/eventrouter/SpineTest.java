@@ -3,17 +3,8 @@ package eventrouter;
 import static eventrouter.testing.TestRouter.WRITE_KEY;
 import static eventrouter.testing.TestRouter.basic;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.segment.analytics.Analytics;
-import com.segment.analytics.messages.AliasMessage;
-import com.segment.analytics.messages.GroupMessage;
-import com.segment.analytics.messages.IdentifyMessage;
-import com.segment.analytics.messages.PageMessage;
-import com.segment.analytics.messages.ScreenMessage;
-import com.segment.analytics.messages.TrackMessage;
-import com.rudderstack.sdk.java.analytics.RudderAnalytics;
 import eventrouter.config.RouterConfig;
 import eventrouter.testing.TestRouter;
 import io.vertx.core.Vertx;
@@ -29,7 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
@@ -70,89 +60,6 @@ class SpineTest {
     List<Row> rows = router.query(sql, params);
     assertEquals(1, rows.size(), "rows for " + sql);
     return rows.get(0);
-  }
-
-  @Test
-  @DisplayName("Segment's Java SDK (key in the body, /v1/import/) lands every call type in events and its typed table")
-  void segmentSdk() {
-    String user = "seg-user-" + id();
-    String anonymous = "seg-anon-" + id();
-    String[] ids = {id(), id(), id(), id(), id(), id()};
-    ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
-    Analytics analytics = Analytics.builder(WRITE_KEY).endpoint(router.baseUrl()).flushQueueSize(100)
-        .callback(new com.segment.analytics.Callback() {
-          @Override
-          public void success(com.segment.analytics.messages.Message message) {
-          }
-
-          @Override
-          public void failure(com.segment.analytics.messages.Message message, Throwable error) {
-            failures.add(error);
-          }
-        }).build();
-    analytics.enqueue(TrackMessage.builder("Order Completed").userId(user).messageId(ids[0])
-        .properties(Map.of("revenue", 42.5, "currency", "EUR")));
-    analytics.enqueue(IdentifyMessage.builder().userId(user).anonymousId(anonymous).messageId(ids[1])
-        .traits(Map.of("email", "shopper@example.com", "plan", "pro")));
-    analytics.enqueue(PageMessage.builder("Home").anonymousId(anonymous).messageId(ids[2])
-        .properties(Map.of("path", "/")));
-    analytics.enqueue(ScreenMessage.builder("Checkout").userId(user).messageId(ids[3]));
-    analytics.enqueue(GroupMessage.builder("acme-inc").userId(user).messageId(ids[4])
-        .traits(Map.of("name", "Acme")));
-    analytics.enqueue(AliasMessage.builder(anonymous).userId(user).messageId(ids[5]));
-    analytics.flush();
-    analytics.shutdown();
-
-    assertEquals(6, countEvents(ids));
-    assertTrue(failures.isEmpty(), "SDK reported failures: " + failures);
-
-    Row track = one("SELECT t.event, t.user_id, t.properties, e.source_id, e.context, e.type"
-        + " FROM tracks t JOIN events e USING (message_id) WHERE message_id = $1", ids[0]);
-    assertEquals("Order Completed", track.getString("event"));
-    assertEquals(user, track.getString("user_id"));
-    assertEquals(42.5, ((JsonObject) track.getValue("properties")).getDouble("revenue"));
-    assertEquals(SOURCE_ID, track.getString("source_id"));
-    assertEquals("track", track.getString("type"));
-    assertEquals("analytics-java", ((JsonObject) track.getValue("context")).getJsonObject("library").getString("name"));
-    assertNotNull(((JsonObject) track.getValue("context")).getString("ip"), "context.ip is filled from the connection");
-
-    Row identify = one("SELECT user_id, anonymous_id, traits FROM identifies WHERE message_id = $1", ids[1]);
-    assertEquals(anonymous, identify.getString("anonymous_id"));
-    assertEquals("pro", ((JsonObject) identify.getValue("traits")).getString("plan"));
-    Row userRow = one("SELECT traits FROM users WHERE id = $1", user);
-    assertEquals("shopper@example.com", ((JsonObject) userRow.getValue("traits")).getString("email"));
-
-    assertEquals("Home", one("SELECT name FROM pages WHERE message_id = $1", ids[2]).getString("name"));
-    assertEquals("Checkout", one("SELECT name FROM screens WHERE message_id = $1", ids[3]).getString("name"));
-    assertEquals("acme-inc", one("SELECT group_id FROM \"groups\" WHERE message_id = $1", ids[4]).getString("group_id"));
-    Row alias = one("SELECT previous_id, user_id FROM aliases WHERE message_id = $1", ids[5]);
-    assertEquals(anonymous, alias.getString("previous_id"));
-    assertEquals(user, alias.getString("user_id"));
-  }
-
-  @Test
-  @DisplayName("RudderStack's Java SDK (Basic auth, gzip, /v1/batch) lands its events with their fields")
-  void rudderSdk() {
-    String user = "rudder-user-" + id();
-    String[] ids = {id(), id(), id()};
-    RudderAnalytics analytics = RudderAnalytics.builder(WRITE_KEY).setDataPlaneUrl(router.baseUrl()).setGZIP(true)
-        .flushQueueSize(100).build();
-    analytics.enqueue(com.rudderstack.sdk.java.analytics.messages.TrackMessage.builder("Product Added")
-        .userId(user).messageId(ids[0]).properties(Map.of("sku", "sku-1", "price", 9.99)));
-    analytics.enqueue(com.rudderstack.sdk.java.analytics.messages.IdentifyMessage.builder()
-        .userId(user).messageId(ids[1]).traits(Map.of("name", "Ada")));
-    analytics.enqueue(com.rudderstack.sdk.java.analytics.messages.PageMessage.builder("Pricing")
-        .userId(user).messageId(ids[2]));
-    analytics.flush();
-    analytics.shutdown();
-
-    assertEquals(3, countEvents(ids));
-    Row track = one("SELECT event, properties, user_id FROM tracks WHERE message_id = $1", ids[0]);
-    assertEquals("Product Added", track.getString("event"));
-    assertEquals("sku-1", ((JsonObject) track.getValue("properties")).getString("sku"));
-    assertEquals("Ada", ((JsonObject) one("SELECT traits FROM users WHERE id = $1", user).getValue("traits"))
-        .getString("name"));
-    assertEquals("Pricing", one("SELECT name FROM pages WHERE message_id = $1", ids[2]).getString("name"));
   }
 
   @Test

@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -233,12 +234,27 @@ public final class EmbeddedRedis implements AutoCloseable {
     return '"' + value.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
   }
 
+  /**
+   * Starts the extracted binary. An exec can fail with ETXTBSY ("Text file busy") when another thread forks (the
+   * embedded Postgres starts in parallel) while the binary's extraction still held it open for writing: the child
+   * inherits that descriptor until it closes it. The window is short, so a few more tries get past it.
+   */
   private static Process launch(Path binary, Path dir, int port) throws IOException {
     LOG.debug("Starting {} on port {} in {}", binary, port, dir);
-    return new ProcessBuilder(List.of(binary.toString(), dir.resolve(CONF_FILE).toString()))
+    ProcessBuilder builder = new ProcessBuilder(List.of(binary.toString(), dir.resolve(CONF_FILE).toString()))
         .directory(dir.toFile())
-        .redirectErrorStream(true)
-        .start();
+        .redirectErrorStream(true);
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return builder.start();
+      } catch (IOException e) {
+        if (attempt == 5 || e.getMessage() == null || !e.getMessage().contains("Text file busy")) {
+          throw e;
+        }
+        LOG.debug("exec of {} found it busy (attempt {}), trying again", binary, attempt);
+        LockSupport.parkNanos(Duration.ofMillis(20L * attempt).toNanos()); // start-up thread, never an event loop
+      }
+    }
   }
 
   /** Polls with a raw RESP PING until +PONG; -LOADING (AOF replay) and refused connections mean "not yet". */

@@ -790,8 +790,8 @@ public final class EventNormalizer {
     }
     String value = raw.asText();
     if (value.length() > MAX_ID_LENGTH) {
-      throw IngestException.eventTooLarge("field_too_long", name(where, field) + " is " + value.length() + " characters, more than the limit of "
-          + MAX_ID_LENGTH);
+      throw IngestException.invalidEvent("field_too_long", name(where, field) + " is " + value.length()
+          + " characters, more than the limit of " + MAX_ID_LENGTH);
     }
     return value.isEmpty() ? null : value;
   }

@@ -89,7 +89,7 @@ public final class IngestVerticle extends VerticleBase {
     Router router = Router.router(vertx);
     CorsHandler cors = Origins.corsHandler(sourcesByWriteKey.values());
     // Without an Origin (every SDK but a browser's) the CorsHandler has nothing to do, so it runs only with one.
-    for (String path : List.of("/v1/*", "/beacon/*", "/sourceConfig", "/sourceConfig/")) {
+    for (String path : List.of("/v1/*", "/beacon/*", "/pixel/*", "/sourceConfig", "/sourceConfig/")) {
       router.route(path).handler(ctx -> corsWhenOrigin(ctx, cors));
     }
     // Cheap refusals first, before the body is read: an unknown key in Basic auth or the query string, an origin the
@@ -105,6 +105,9 @@ public final class IngestVerticle extends VerticleBase {
     for (String batchPath : List.of("/v1/batch", "/v1/import", "/v1/b", "/beacon/v1/batch")) {
       mountIngest(router, batchPath, null);
     }
+    // RudderStack's AMP analytics: a GET whose query string is the event.
+    router.get("/pixel/v1/track").handler(ctx -> pixel(ctx, EventType.TRACK));
+    router.get("/pixel/v1/page").handler(ctx -> pixel(ctx, EventType.PAGE));
     router.get("/v1/projects/:writeKey/settings").handler(this::segmentSettings);
     router.get("/sourceConfig").handler(this::rudderStackConfig);
     router.get("/sourceConfig/").handler(this::rudderStackConfig);
@@ -202,6 +205,31 @@ public final class IngestVerticle extends VerticleBase {
   }
 
   /**
+   * A pixel request (RudderStack's AMP analytics): the query string is the event, a dotted name a nested field
+   * ({@code context.library.name=…}), as rudder-server reads it. Stored as a POST's event would be; answered with a
+   * 1×1 GIF, which is all an {@code <amp-analytics>} or {@code <img>} tag can take.
+   */
+  private void pixel(RoutingContext ctx, EventType type) {
+    Future.succeededFuture(ctx.request().params())
+        .compose(params -> {
+          String writeKey = params.get(WRITE_KEY_PARAM);
+          SourceConfig source = sourceFor(writeKey == null ? "" : writeKey);
+          checkOrigin(ctx, source);
+          ctx.put(SOURCE, source);
+          return store(ctx, type, PixelEvents.fromQuery(params, WRITE_KEY_PARAM));
+        })
+        .onSuccess(rejected -> {
+          if (rejected.isEmpty()) {
+            ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "image/gif")
+                .putHeader(HttpHeaders.CACHE_CONTROL, "no-cache, no-store, must-revalidate").end(PixelEvents.GIF);
+          } else {
+            respond(ctx, type, rejected);
+          }
+        })
+        .onFailure(ctx::fail);
+  }
+
+  /**
    * Normalises every event, then appends the valid ones to the event log and the refused ones to the rejects, both
    * at once.
    *
@@ -265,18 +293,25 @@ public final class IngestVerticle extends VerticleBase {
   }
 
   private void segmentSettings(RoutingContext ctx) {
-    JsonObject settings = sdkSettings.segment(ctx.request(), ctx.pathParam("writeKey"));
+    String writeKey = ctx.pathParam("writeKey");
+    checkOriginOfKey(ctx, writeKey);
+    JsonObject settings = sdkSettings.segment(ctx.request(), writeKey);
     ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).end(settings.toBuffer());
   }
 
   private void rudderStackConfig(RoutingContext ctx) {
     String writeKey = writeKeyBeforeBody(ctx.request());
+    checkOriginOfKey(ctx, writeKey);
+    JsonObject config = sdkSettings.rudderStack(writeKey);
+    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).end(config.toBuffer());
+  }
+
+  /** Settings are refused to a page its source does not allow, as its events would be; an unknown key is 4xx below. */
+  private void checkOriginOfKey(RoutingContext ctx, String writeKey) {
     SourceConfig source = writeKey == null ? null : sourcesByWriteKey.get(writeKey);
     if (source != null) {
       checkOrigin(ctx, source);
     }
-    JsonObject config = sdkSettings.rudderStack(writeKey);
-    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, APPLICATION_JSON).end(config.toBuffer());
   }
 
   private SourceConfig sourceFor(String writeKey) {

@@ -352,8 +352,9 @@ final class LegacyIngest {
       }
       String value = raw.asText();
       if (value.length() > MAX_ID_LENGTH) {
-        throw IngestException.tooLarge(name(where, field) + " is " + value.length() + " characters, more than the limit of "
-            + MAX_ID_LENGTH);
+        // 400 since the client contract kept 413 for a request that is too large (issue 11); was tooLarge.
+        throw IngestException.badRequest(name(where, field) + " is " + value.length() + " characters, more than the"
+            + " limit of " + MAX_ID_LENGTH);
       }
       return value.isEmpty() ? null : value;
     }
