@@ -135,8 +135,8 @@ class BrowserSdkTest {
     }
     assertEquals("done", state, "the " + sdk + " page failed\n" + page(requests));
 
-    WarehouseRows.assertStored(vertx, router,
-        new WarehouseRows.Expected(userId, anonymousId, types, library, true, skew), () -> page(requests));
+    ClientRows.assertStored(vertx, router,
+        new ClientRows.Expected(userId, anonymousId, types, library, true, skew), () -> page(requests));
     collectRequests(requests);
     // Kept in the class's surefire output: what this SDK and transport sent, request by request.
     System.out.println(sdk + " over " + transport + ":\n  " + String.join("\n  ", requests));

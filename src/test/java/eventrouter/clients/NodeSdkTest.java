@@ -79,8 +79,8 @@ class NodeSdkTest {
     assertTrue(exited, "node " + sdk + ".js did not exit within " + RUN_AT_MOST + "; it printed:\n" + printed);
     assertEquals(0, process.exitValue(), "node " + sdk + ".js failed; it printed:\n" + printed);
 
-    WarehouseRows.assertStored(vertx, router,
-        new WarehouseRows.Expected(userId, anonymousId, types, library, false, Duration.ZERO),
+    ClientRows.assertStored(vertx, router,
+        new ClientRows.Expected(userId, anonymousId, types, library, false, Duration.ZERO),
         () -> "node " + sdk + ".js printed:\n" + printed);
   }
 
