@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Sources read: segmentio/analytics-swift (HTTPClient.swift, Context.swift, MemoryStore.swift),
  * segmentio/analytics-react-native (api.ts), rudderlabs/rudder-sdk-android (RudderNetworkManager.java,
  * FlushUtils.java, RudderLibraryInfo.java), rudderlabs/rudder-sdk-kotlin (HttpClientImpl.kt,
- * RetryHeadersProviderImpl.kt, processed_batch_with_two_events.json).
+ * RetryHeadersProviderImpl.kt, processed_batch_with_two_events.json), rudderlabs/rudder-sdk-swift
+ * (LibraryInfoPlugin.swift; the iOS v1 SDK names its library the same).
  *
  * <p>Every device clock here runs an hour and a bit ahead of the router's, so each row's timestamp shows the skew
  * correction.
@@ -249,6 +250,44 @@ class MobileWireFormsTest {
     headers.put("Rsa-Retry-Reason", "server-503");
     assertLanded(router.post("/v1/batch", body, headers), device, batch, "com.rudderstack.sdk.kotlin.android",
         "1.6.0");
+  }
+
+  @Test
+  @DisplayName("RudderStack iOS v1: POST /v1/batch, Basic auth, gzip, AnonymousId header, library rudder-ios-library")
+  void rudderIosV1() {
+    String anonymousId = "ios-anon-" + UUID.randomUUID();
+    Device template = Device.create("ios", new JsonObject(), "originalTimestamp", true);
+    Device device = new Device(anonymousId, template.userId(), template.aliasedId(), template.groupId(),
+        template.clock(), appleContext("rudder-ios-library", "1.31.1"), "originalTimestamp", true);
+    JsonArray batch = device.batch();
+    batch.forEach(e -> ((JsonObject) e).put("sentAt", device.sentAt().toString()));
+    String body = new JsonObject().put("sentAt", device.sentAt().toString()).put("batch", batch).encode();
+    HttpResponse<String> response = router.postGzip("/v1/batch", body, Map.of(
+        "Authorization", basic(WRITE_KEY),
+        "Content-Type", "application/json",
+        "AnonymousId", base64(anonymousId)));
+    assertLanded(response, device, batch, "rudder-ios-library", "1.31.1");
+  }
+
+  @Test
+  @DisplayName("RudderStack Swift (new iOS SDK): POST /v1/batch, Basic auth, no gzip, AnonymousId and Rsa-* retry"
+      + " headers, library rudder-ios-library (LibraryInfoPlugin.swift)")
+  void rudderSwift() {
+    String anonymousId = "rsswift-anon-" + UUID.randomUUID();
+    Device template = Device.create("rsswift", new JsonObject(), "originalTimestamp", true);
+    Device device = new Device(anonymousId, template.userId(), template.aliasedId(), template.groupId(),
+        template.clock(), appleContext("rudder-ios-library", "1.2.0"), "originalTimestamp", true);
+    JsonArray batch = device.batch();
+    batch.forEach(e -> ((JsonObject) e).put("sentAt", device.sentAt().toString()));
+    String body = new JsonObject().put("batch", batch).put("sentAt", device.sentAt().toString()).encode();
+    Map<String, String> headers = new HashMap<>();
+    headers.put("Authorization", basic(WRITE_KEY));
+    headers.put("Content-Type", "application/json");
+    headers.put("AnonymousId", base64(anonymousId));
+    headers.put("Rsa-Retry-Attempt", "2");
+    headers.put("Rsa-Since-Last-Attempt", "8000");
+    headers.put("Rsa-Retry-Reason", "client-timeout");
+    assertLanded(router.post("/v1/batch", body, headers), device, batch, "rudder-ios-library", "1.2.0");
   }
 
   // ---- how clients react to our answers ----
