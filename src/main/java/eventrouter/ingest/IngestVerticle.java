@@ -252,8 +252,7 @@ public final class IngestVerticle extends VerticleBase {
       if (outcome.error() == null) {
         records.add(outcome.record());
       } else {
-        refused.add(rejects.reject(source.id(), receivedAt, ctx.request().path(),
-            body.batch() ? outcome.index() : null, outcome.messageId(), outcome.error(), body.raw(outcome.index())));
+        refused.add(rejects.reject(source.id(), receivedAt, ctx.request().path(), body, outcome));
       }
     }
     long retryAfter = rateLimiter.tryAcquire(source, records.size());

@@ -34,10 +34,13 @@ public final class Rejects {
    * One refused event, with its log record.
    *
    * @param endpoint the path it came to, or {@code /v1/stream}
-   * @param index its place in a batch, or null for a single-event request
+   * @param outcome its refusal; its place in a batch is kept, and null for a single event
    */
-  Reject reject(String sourceId, Instant receivedAt, String endpoint, Integer index, String messageId,
-      IngestException error, byte[] raw) {
+  Reject reject(String sourceId, Instant receivedAt, String endpoint, ParsedBody body, EventNormalizer.Outcome outcome) {
+    Integer index = body.batch() ? outcome.index() : null;
+    String messageId = outcome.messageId();
+    IngestException error = outcome.error();
+    byte[] raw = body.raw(outcome.index());
     String rejectId = UUID.randomUUID().toString();
     ObjectNode json = RequestParser.MAPPER.createObjectNode()
         .put("rejectId", rejectId)

@@ -232,8 +232,7 @@ final class StreamEndpoint {
       List<Rejects.Reject> refused = new ArrayList<>(0);
       for (Outcome outcome : outcomes) {
         if (outcome.error() != null) {
-          refused.add(rejects.reject(source.id(), receivedAt, STREAM_PATH, body.batch() ? outcome.index() : null,
-              outcome.messageId(), outcome.error(), body.raw(outcome.index())));
+          refused.add(rejects.reject(source.id(), receivedAt, STREAM_PATH, body, outcome));
         } else {
           records.add(outcome.record());
           belongsTo(outcome);
