@@ -16,6 +16,7 @@ import eventrouter.ingest.RateLimiter;
 import eventrouter.ingest.Rejects;
 import eventrouter.ingest.StreamStats;
 import eventrouter.log.EventLog;
+import eventrouter.log.GroupMember;
 import eventrouter.log.Topics;
 import eventrouter.realtime.RealtimeHealth;
 import eventrouter.realtime.RealtimeVerticle;
@@ -59,6 +60,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
@@ -217,18 +219,21 @@ public final class EventRouter implements AutoCloseable {
           config.realtime().redisPrefix(), config.realtime().stateTtlMs(), meterRegistry)),
           "starting the computed traits of " + config.traits().file()));
     }
+    AtomicInteger warehouseInstance = new AtomicInteger();
     deployments.add(await(vertx.deployVerticle(() -> new WarehouseVerticle(config.warehouse(), kafkaBootstrap,
-        config.kafka(), pgOptions, config.postgres().poolSize()),
+        member("warehouse", warehouseInstance.getAndIncrement()), config.kafka(), pgOptions,
+        config.postgres().poolSize()),
         new DeploymentOptions().setInstances(config.warehouse().instances())), "deploying the warehouse writer"));
 
     RealtimeHealth realtimeHealth = new RealtimeHealth();
+    AtomicInteger realtimeInstance = new AtomicInteger();
     deployments.add(await(vertx.deployVerticle(() -> new RealtimeVerticle(config.realtime(), kafkaBootstrap,
-        config.kafka().topic(), redisOptions, rules, signalLog, clock, realtimeHealth,
-        meterRegistry),
+        member("realtime", realtimeInstance.getAndIncrement()), config.kafka().topic(), redisOptions, rules,
+        signalLog, clock, realtimeHealth, meterRegistry),
         new DeploymentOptions().setInstances(config.realtime().instances())), "deploying the real-time path"));
 
     deployments.add(await(vertx.deployVerticle(new DeliveryVerticle(config.delivery(), destinations, kafkaBootstrap,
-        config.kafka(), pgOptions, config.postgres().poolSize(), meterRegistry, clock)),
+        member("delivery", 0), config.kafka(), pgOptions, config.postgres().poolSize(), meterRegistry, clock)),
         "starting delivery to " + destinations.size() + " destinations"));
 
     StreamStats streamStats = new StreamStats();
@@ -245,6 +250,14 @@ public final class EventRouter implements AutoCloseable {
         eventLog, rejects, rateLimiter, adminApi::mount, clock, streamStats),
         new DeploymentOptions().setInstances(config.ingest().instances())),
         "starting HTTP ingest on " + config.http().host() + ":" + config.http().port()));
+  }
+
+  /**
+   * The static group member of a verticle instance: named after this node, so that the same instance of a restarted
+   * node takes its partitions back at once.
+   */
+  private GroupMember member(String kind, int instance) {
+    return GroupMember.of(config.nodeId(), kind, instance, config.kafka().sessionTimeoutMs());
   }
 
   /** Starts, in parallel, each service whose URL is unset; a set URL is used as it is, never replaced. */
@@ -347,6 +360,7 @@ public final class EventRouter implements AutoCloseable {
     } else if (config.adminToken() != null && System.getenv("ROUTER_ADMIN_TOKEN") == null) {
       out.append("  admin token  in ").append(config.dataDir().resolve(Secrets.ADMIN_TOKEN_FILE)).append('\n');
     }
+    out.append("  node         ").append(config.nodeId()).append('\n');
     out.append("  Kafka        ").append(describe(kafkaBootstrap, config.kafka().bootstrap(), "kafka"))
         .append("   topic ").append(config.kafka().topic()).append('\n');
     out.append("  Redis        ").append(describe(redisUrl, config.redis().url(), "redis")).append('\n');

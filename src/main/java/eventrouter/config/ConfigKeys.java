@@ -24,6 +24,11 @@ public final class ConfigKeys {
   public static final ConfigKey<String> WRITE_KEYS = ConfigKey.string("writeKeys", "ROUTER_WRITE_KEYS", null,
       "comma-separated write keys, each becoming a source; when no key or source is configured, one is generated");
 
+  public static final ConfigKey<String> NODE_ID = ConfigKey.string("nodeId", "ROUTER_NODE_ID", null,
+      v -> v.matches("[A-Za-z0-9._-]{1,64}"), "1 to 64 letters, digits, '.', '_' or '-'",
+      "this node's name, unique among the nodes on one Kafka; its consumers' static group membership derives from it;"
+      + " when unset, one is generated once into the data dir");
+
   public static final ConfigKey<String> KAFKA_BOOTSTRAP = ConfigKey.string("kafka.bootstrap", "ROUTER_KAFKA_BOOTSTRAP",
       null, v -> v.matches("[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*"), "host:port[,host:port...]",
       "Kafka bootstrap servers" + URL_DOC_SUFFIX);
@@ -43,6 +48,10 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> KAFKA_ACK_TIMEOUT_MS = ConfigKey.integer("kafka.ackTimeoutMs",
       "ROUTER_KAFKA_ACK_TIMEOUT_MS", 10_000, 1_000, 300_000,
       "longest wait for Kafka to acknowledge a request's events before the client gets 503");
+  public static final ConfigKey<Integer> KAFKA_SESSION_TIMEOUT_MS = ConfigKey.integer("kafka.sessionTimeoutMs",
+      "ROUTER_KAFKA_SESSION_TIMEOUT_MS", 10_000, 6_000, 300_000,
+      "how long a consumer of a node that died keeps its partitions before the other nodes take them over (a restarted"
+      + " node takes its own back at once)");
   public static final ConfigKey<Integer> KAFKA_LINGER_MS = ConfigKey.integer("kafka.lingerMs", "ROUTER_KAFKA_LINGER_MS",
       1, 0, 1_000, "producer linger: trades a little latency for larger Kafka batches");
   public static final ConfigKey<String> KAFKA_COMPRESSION = ConfigKey.string("kafka.compression",
@@ -178,8 +187,9 @@ public final class ConfigKeys {
       "ROUTER_DELIVERY_RETRY_POLL_MS", 1_000, 10, 60_000,
       "how often each destination looks for parked deliveries that are due");
 
-  public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS,
-      KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION, KAFKA_ACK_TIMEOUT_MS,
+  public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS, NODE_ID,
+      KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_REJECTS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION,
+      KAFKA_ACK_TIMEOUT_MS, KAFKA_SESSION_TIMEOUT_MS,
       KAFKA_LINGER_MS, KAFKA_COMPRESSION, KAFKA_SIGNALS_LINGER_MS, KAFKA_SIGNALS_COMPRESSION, KAFKA_EMBEDDED_PORT,
       REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
       INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, STREAM_MAX_UNACKED, STREAM_PING_MS,

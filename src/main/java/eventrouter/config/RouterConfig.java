@@ -21,6 +21,7 @@ import java.util.Set;
 public record RouterConfig(
     HttpConfig http,
     Path dataDir,
+    String nodeId,
     String adminToken,
     List<SourceConfig> sources,
     RateLimit defaultRateLimit,
@@ -41,9 +42,13 @@ public record RouterConfig(
    * @param events how ingest's producer batches the events topic
    * @param signals how the real-time path's producer batches the signals topic
    */
+  /**
+   * @param sessionTimeoutMs how long a dead node's consumers keep their partitions; a restarted node's consumers,
+   *     which come back with the same static member ids, take theirs back at once
+   */
   public record KafkaConfig(String bootstrap, int embeddedPort, String topic, String signalsTopic,
-      String rejectsTopic, int partitions, int replicationFactor, int ackTimeoutMs, ProducerBatching events,
-      ProducerBatching signals) {
+      String rejectsTopic, int partitions, int replicationFactor, int ackTimeoutMs, int sessionTimeoutMs,
+      ProducerBatching events, ProducerBatching signals) {
     /** Every topic the router writes and reads. */
     public List<String> topics() {
       return List.of(topic, signalsTopic, rejectsTopic);
@@ -144,7 +149,7 @@ public record RouterConfig(
     KafkaConfig kafka = new KafkaConfig(settings.get(KAFKA_BOOTSTRAP), settings.get(KAFKA_EMBEDDED_PORT),
         settings.get(KAFKA_TOPIC), settings.get(KAFKA_SIGNALS_TOPIC), settings.get(KAFKA_REJECTS_TOPIC),
         settings.get(KAFKA_PARTITIONS), settings.get(KAFKA_REPLICATION),
-        settings.get(KAFKA_ACK_TIMEOUT_MS),
+        settings.get(KAFKA_ACK_TIMEOUT_MS), settings.get(KAFKA_SESSION_TIMEOUT_MS),
         new ProducerBatching(settings.get(KAFKA_LINGER_MS), settings.get(KAFKA_COMPRESSION)),
         new ProducerBatching(settings.get(KAFKA_SIGNALS_LINGER_MS), settings.get(KAFKA_SIGNALS_COMPRESSION)));
     WarehouseConfig warehouse = new WarehouseConfig(settings.get(WAREHOUSE_INSTANCES), settings.get(WAREHOUSE_GROUP),
@@ -173,6 +178,7 @@ public record RouterConfig(
     return new RouterConfig(
         new HttpConfig(settings.get(HTTP_HOST), settings.get(HTTP_PORT)),
         Path.of(settings.get(DATA_DIR)),
+        settings.get(NODE_ID),
         settings.get(ADMIN_TOKEN),
         readSources(settings, defaultLimit),
         defaultLimit,
@@ -211,14 +217,14 @@ public record RouterConfig(
         defaults, destinations);
   }
 
-  public RouterConfig withSecrets(String adminToken, List<SourceConfig> sources) {
-    return new RouterConfig(http, dataDir, adminToken, List.copyOf(sources), defaultRateLimit, kafka, redis, postgres,
-        ingest, realtime, warehouse, traits, delivery);
+  public RouterConfig withSecrets(String nodeId, String adminToken, List<SourceConfig> sources) {
+    return new RouterConfig(http, dataDir, nodeId, adminToken, List.copyOf(sources), defaultRateLimit, kafka, redis,
+        postgres, ingest, realtime, warehouse, traits, delivery);
   }
 
   public RouterConfig withHttpPort(int port) {
-    return new RouterConfig(new HttpConfig(http.host(), port), dataDir, adminToken, sources, defaultRateLimit, kafka,
-        redis, postgres, ingest, realtime, warehouse, traits, delivery);
+    return new RouterConfig(new HttpConfig(http.host(), port), dataDir, nodeId, adminToken, sources, defaultRateLimit,
+        kafka, redis, postgres, ingest, realtime, warehouse, traits, delivery);
   }
 
   /** The source for a write key given by ROUTER_WRITE_KEYS: its id derives from the key without revealing it. */

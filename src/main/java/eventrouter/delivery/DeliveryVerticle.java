@@ -3,6 +3,7 @@ package eventrouter.delivery;
 import eventrouter.config.DestinationConfig;
 import eventrouter.config.RouterConfig.DeliveryConfig;
 import eventrouter.config.RouterConfig.KafkaConfig;
+import eventrouter.log.GroupMember;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -23,6 +24,7 @@ public final class DeliveryVerticle extends VerticleBase {
   private final DeliveryConfig config;
   private final List<Destination> destinations;
   private final String bootstrap;
+  private final GroupMember member;
   private final KafkaConfig kafka;
   private final PgConnectOptions postgres;
   private final int poolSize;
@@ -33,8 +35,10 @@ public final class DeliveryVerticle extends VerticleBase {
   private Pool pool;
   private long lastSeq;
 
-  public DeliveryVerticle(DeliveryConfig config, List<Destination> destinations, String bootstrap, KafkaConfig kafka,
-      PgConnectOptions postgres, int poolSize, MeterRegistry registry, Clock clock) {
+  /** @param member this node's delivery member, in each destination's group */
+  public DeliveryVerticle(DeliveryConfig config, List<Destination> destinations, String bootstrap, GroupMember member,
+      KafkaConfig kafka, PgConnectOptions postgres, int poolSize, MeterRegistry registry, Clock clock) {
+    this.member = member;
     this.config = config;
     this.destinations = destinations;
     this.bootstrap = bootstrap;
@@ -54,7 +58,8 @@ public final class DeliveryVerticle extends VerticleBase {
         DestinationWorker worker = new DestinationWorker(vertx, destination, sender(destination.config()), store,
             registry, clock, config.retryPollMs());
         workers.add(worker);
-        feeds.add(new DestinationFeed(vertx, worker, bootstrap, kafka, config.groupId(), clock, this::nextSeq));
+        feeds.add(new DestinationFeed(vertx, worker, bootstrap, member, kafka, config.groupId(), clock,
+            this::nextSeq));
       }
     }
     return Future.all(workers.stream().map(DestinationWorker::start).toList())

@@ -2,6 +2,7 @@ package eventrouter.delivery;
 
 import eventrouter.config.DestinationConfig.Stream;
 import eventrouter.config.RouterConfig.KafkaConfig;
+import eventrouter.log.GroupMember;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
 import io.vertx.core.Future;
@@ -57,8 +58,9 @@ final class DestinationFeed {
    *
    * @param arrivalOrder the delivery verticle's sequence, shared by its feeds so that it grows across them
    */
-  DestinationFeed(Vertx vertx, DestinationWorker worker, String bootstrap, KafkaConfig kafka, String groupPrefix,
-      Clock clock, LongSupplier arrivalOrder) {
+  /** @param member the delivery verticle's member id, which it holds in every destination's group */
+  DestinationFeed(Vertx vertx, DestinationWorker worker, String bootstrap, GroupMember member, KafkaConfig kafka,
+      String groupPrefix, Clock clock, LongSupplier arrivalOrder) {
     this.vertx = vertx;
     this.worker = worker;
     this.destination = worker.destination();
@@ -66,7 +68,7 @@ final class DestinationFeed {
     this.clock = clock;
     this.arrivalOrder = arrivalOrder;
     this.consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap,
-            groupId(groupPrefix, destination.id()), "event-router-delivery-" + destination.id(), 500, 50),
+            groupId(groupPrefix, destination.id()), member.id() + "-" + destination.id(), member, 500, 50),
         new StringDeserializer(), new StringDeserializer());
   }
 

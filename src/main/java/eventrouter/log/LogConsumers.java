@@ -3,26 +3,38 @@ package eventrouter.log;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 
-/** The settings every reader of the log shares: its own group, offsets committed by hand, from the oldest record. */
+/**
+ * The settings every reader of the log shares: its own group as a static member, offsets committed by hand, from the
+ * oldest record.
+ */
 public final class LogConsumers {
   private LogConsumers() {
   }
 
   /**
    * Offsets are committed only once the work behind them is durable ({@link OffsetTracker}); a group without offsets
-   * starts at the oldest record, so that a crash before the first commit never skips an acknowledged event.
+   * starts at the oldest record, so that a crash before the first commit never skips an acknowledged event. Members
+   * are static ({@link GroupMember}) on the classic protocol: with the new consumer protocol (KIP-848) a restarted
+   * static member was refused its id until the old one timed out, 45 s here (shared/STACK.md).
    *
+   * @param clientId unique per consumer in a JVM (Kafka registers a JMX bean by it)
    * @param fetchMaxWaitMs with fetch.min.bytes=1 a fetch returns as soon as a record arrives; this paces empty fetches
    */
-  public static Map<String, String> config(String bootstrap, String groupId, String clientId, int maxPollRecords,
-      int fetchMaxWaitMs) {
-    return Map.of(
-        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-        ConsumerConfig.GROUP_ID_CONFIG, groupId,
-        ConsumerConfig.CLIENT_ID_CONFIG, clientId,
-        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false",
-        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-        ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(maxPollRecords),
-        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, String.valueOf(fetchMaxWaitMs));
+  public static Map<String, String> config(String bootstrap, String groupId, String clientId, GroupMember member,
+      int maxPollRecords, int fetchMaxWaitMs) {
+    return Map.ofEntries(
+        Map.entry(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap),
+        Map.entry(ConsumerConfig.GROUP_ID_CONFIG, groupId),
+        Map.entry(ConsumerConfig.CLIENT_ID_CONFIG, clientId),
+        Map.entry(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic"),
+        Map.entry(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, member.id()),
+        Map.entry(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, String.valueOf(member.sessionTimeoutMs())),
+        // The classic protocol's ratio: a third of the session, so that one lost heartbeat is not a death.
+        Map.entry(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
+            String.valueOf(Math.max(1_000, member.sessionTimeoutMs() / 3))),
+        Map.entry(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false"),
+        Map.entry(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+        Map.entry(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(maxPollRecords)),
+        Map.entry(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, String.valueOf(fetchMaxWaitMs)));
   }
 }

@@ -7,6 +7,7 @@ import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.RealtimeConfig;
 import eventrouter.log.EventLog;
 import eventrouter.log.LogRecord;
+import eventrouter.log.GroupMember;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
 import eventrouter.realtime.RealtimeMetrics.Stage;
@@ -57,6 +58,7 @@ public final class RealtimeVerticle extends VerticleBase {
 
   private final RealtimeConfig config;
   private final String bootstrap;
+  private final GroupMember member;
   private final String topic;
   private final RedisOptions redisOptions;
   private final RuleBook rules;
@@ -74,10 +76,13 @@ public final class RealtimeVerticle extends VerticleBase {
   private long commitTimer;
   private volatile boolean stopping;
 
-  public RealtimeVerticle(RealtimeConfig config, String bootstrap, String topic, RedisOptions redisOptions,
-      RuleBook rules, EventLog signalLog, Clock clock, RealtimeHealth health, MeterRegistry registry) {
+  /** @param member this instance in the real-time group: static, so a restarted node takes its partitions back */
+  public RealtimeVerticle(RealtimeConfig config, String bootstrap, GroupMember member, String topic,
+      RedisOptions redisOptions, RuleBook rules, EventLog signalLog, Clock clock, RealtimeHealth health,
+      MeterRegistry registry) {
     this.config = config;
     this.bootstrap = bootstrap;
+    this.member = member;
     this.topic = topic;
     this.redisOptions = redisOptions;
     this.rules = rules;
@@ -91,8 +96,8 @@ public final class RealtimeVerticle extends VerticleBase {
   public Future<?> start() {
     redis = new RedisLink(vertx, redisOptions);
     store = new SessionStore(redis, config);
-    consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(),
-            "event-router-realtime-" + System.identityHashCode(this), 1000, 10),
+    consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(), member.id(), member, 1000,
+            10),
         new StringDeserializer(), new StringDeserializer());
     consumer.partitionsRevokedHandler(revoked -> {
       commit();

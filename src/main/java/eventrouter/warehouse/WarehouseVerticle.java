@@ -3,6 +3,7 @@ package eventrouter.warehouse;
 import eventrouter.bus.Addresses;
 import eventrouter.config.RouterConfig.KafkaConfig;
 import eventrouter.config.RouterConfig.WarehouseConfig;
+import eventrouter.log.GroupMember;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
 import io.vertx.core.Future;
@@ -55,6 +56,7 @@ public final class WarehouseVerticle extends VerticleBase {
 
   private final WarehouseConfig config;
   private final String bootstrap;
+  private final GroupMember member;
   private final List<String> topics;
   private final String signalsTopic;
   private final String rejectsTopic;
@@ -72,10 +74,12 @@ public final class WarehouseVerticle extends VerticleBase {
   private boolean commitAgain;
   private volatile boolean stopping;
 
-  public WarehouseVerticle(WarehouseConfig config, String bootstrap, KafkaConfig kafka, PgConnectOptions postgres,
-      int poolSize) {
+  /** @param member this instance in the warehouse group: static, so a restarted node takes its partitions back */
+  public WarehouseVerticle(WarehouseConfig config, String bootstrap, GroupMember member, KafkaConfig kafka,
+      PgConnectOptions postgres, int poolSize) {
     this.config = config;
     this.bootstrap = bootstrap;
+    this.member = member;
     this.topics = kafka.topics();
     this.signalsTopic = kafka.signalsTopic();
     this.rejectsTopic = kafka.rejectsTopic();
@@ -88,8 +92,8 @@ public final class WarehouseVerticle extends VerticleBase {
     pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(postgres).using(vertx).build();
     writer = new WarehouseWriter(pool, signalsTopic, rejectsTopic);
     lanes = IntStream.range(0, poolSize).mapToObj(Lane::new).toList();
-    consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(),
-            "event-router-warehouse-" + deploymentID() + "-" + System.identityHashCode(this), config.batchSize(), 50),
+    consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(), member.id(), member,
+            config.batchSize(), 50),
         new StringDeserializer(), new StringDeserializer());
     consumer.partitionsRevokedHandler(this::revoked);
     // Newly assigned partitions start unpaused: the next cycle pauses them again if their lane is full.
