@@ -2,6 +2,7 @@ package eventrouter;
 
 import eventrouter.admin.AdminApi;
 import eventrouter.admin.HealthProbes;
+import eventrouter.cluster.Cluster;
 import eventrouter.config.RouterConfig;
 import eventrouter.config.RouterConfig.SourceConfig;
 import eventrouter.config.Secrets;
@@ -176,7 +177,9 @@ public final class EventRouter implements AutoCloseable {
   private void startAll() {
     bindJvmMeters();
     startEmbeddedServices();
-    vertx = Vertx.vertx();
+    vertx = await(Cluster.vertx(config.cluster()), config.cluster().enabled()
+        ? "joining the cluster " + config.cluster().members() + " as " + config.cluster().host() + ":"
+            + config.cluster().port() : "starting Vert.x");
     closeInReverse.push(() -> await(vertx.close(), "closing Vert.x"));
 
     await(Topics.ensureLogTopics(vertx, kafkaBootstrap, config.kafka()), "preparing the Kafka topics");
@@ -360,7 +363,9 @@ public final class EventRouter implements AutoCloseable {
     } else if (config.adminToken() != null && System.getenv("ROUTER_ADMIN_TOKEN") == null) {
       out.append("  admin token  in ").append(config.dataDir().resolve(Secrets.ADMIN_TOKEN_FILE)).append('\n');
     }
-    out.append("  node         ").append(config.nodeId()).append('\n');
+    out.append("  node         ").append(config.nodeId()).append(config.cluster().enabled() ? "   (cluster "
+        + String.join(",", config.cluster().members()) + ", this node at " + config.cluster().host() + ":"
+        + config.cluster().port() + ")" : "").append('\n');
     out.append("  Kafka        ").append(describe(kafkaBootstrap, config.kafka().bootstrap(), "kafka"))
         .append("   topic ").append(config.kafka().topic()).append('\n');
     out.append("  Redis        ").append(describe(redisUrl, config.redis().url(), "redis")).append('\n');

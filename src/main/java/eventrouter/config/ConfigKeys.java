@@ -29,6 +29,17 @@ public final class ConfigKeys {
       "this node's name, unique among the nodes on one Kafka; its consumers' static group membership derives from it;"
       + " when unset, one is generated once into the data dir");
 
+  public static final ConfigKey<String> CLUSTER_MEMBERS = ConfigKey.string("cluster.members",
+      "ROUTER_CLUSTER_MEMBERS", null, v -> v.matches("[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*"), "host:port[,host:port...]",
+      "the cluster's nodes (their cluster.host:cluster.port, this one's included); setting it clusters the event bus");
+  public static final ConfigKey<String> CLUSTER_HOST = ConfigKey.string("cluster.host", "ROUTER_CLUSTER_HOST",
+      "127.0.0.1", "the address this node binds for the cluster and that the other nodes reach it at");
+  public static final ConfigKey<Integer> CLUSTER_PORT = ConfigKey.integer("cluster.port", "ROUTER_CLUSTER_PORT", 5701,
+      1, 65535, "this node's cluster membership port (Hazelcast)");
+  public static final ConfigKey<Integer> CLUSTER_BUS_PORT = ConfigKey.integer("cluster.eventBusPort",
+      "ROUTER_CLUSTER_EVENT_BUS_PORT", 0, 0, 65535, "this node's event-bus port, which the others send to (0 picks a"
+      + " free port, which the cluster shares)");
+
   public static final ConfigKey<String> KAFKA_BOOTSTRAP = ConfigKey.string("kafka.bootstrap", "ROUTER_KAFKA_BOOTSTRAP",
       null, v -> v.matches("[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*"), "host:port[,host:port...]",
       "Kafka bootstrap servers" + URL_DOC_SUFFIX);
@@ -188,6 +199,7 @@ public final class ConfigKeys {
       "how often each destination looks for parked deliveries that are due");
 
   public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS, NODE_ID,
+      CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_BUS_PORT,
       KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_REJECTS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION,
       KAFKA_ACK_TIMEOUT_MS, KAFKA_SESSION_TIMEOUT_MS,
       KAFKA_LINGER_MS, KAFKA_COMPRESSION, KAFKA_SIGNALS_LINGER_MS, KAFKA_SIGNALS_COMPRESSION, KAFKA_EMBEDDED_PORT,

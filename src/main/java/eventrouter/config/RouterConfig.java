@@ -22,6 +22,7 @@ public record RouterConfig(
     HttpConfig http,
     Path dataDir,
     String nodeId,
+    ClusterConfig cluster,
     String adminToken,
     List<SourceConfig> sources,
     RateLimit defaultRateLimit,
@@ -35,6 +36,21 @@ public record RouterConfig(
     DeliveryConfig delivery) {
 
   public record HttpConfig(String host, int port) {
+  }
+
+  /**
+   * The clustered event bus; off (one node, no Hazelcast) unless members are listed.
+   *
+   * @param members every node's {@code host:port}, this one's included; empty when not clustered
+   */
+  public record ClusterConfig(List<String> members, String host, int port, int eventBusPort) {
+    public ClusterConfig {
+      members = List.copyOf(members);
+    }
+
+    public boolean enabled() {
+      return !members.isEmpty();
+    }
   }
 
   /**
@@ -179,6 +195,9 @@ public record RouterConfig(
         new HttpConfig(settings.get(HTTP_HOST), settings.get(HTTP_PORT)),
         Path.of(settings.get(DATA_DIR)),
         settings.get(NODE_ID),
+        new ClusterConfig(settings.get(CLUSTER_MEMBERS) == null ? List.of()
+            : List.of(settings.get(CLUSTER_MEMBERS).split(",")), settings.get(CLUSTER_HOST),
+            settings.get(CLUSTER_PORT), settings.get(CLUSTER_BUS_PORT)),
         settings.get(ADMIN_TOKEN),
         readSources(settings, defaultLimit),
         defaultLimit,
@@ -218,13 +237,13 @@ public record RouterConfig(
   }
 
   public RouterConfig withSecrets(String nodeId, String adminToken, List<SourceConfig> sources) {
-    return new RouterConfig(http, dataDir, nodeId, adminToken, List.copyOf(sources), defaultRateLimit, kafka, redis,
-        postgres, ingest, realtime, warehouse, traits, delivery);
+    return new RouterConfig(http, dataDir, nodeId, cluster, adminToken, List.copyOf(sources), defaultRateLimit, kafka,
+        redis, postgres, ingest, realtime, warehouse, traits, delivery);
   }
 
   public RouterConfig withHttpPort(int port) {
-    return new RouterConfig(new HttpConfig(http.host(), port), dataDir, nodeId, adminToken, sources, defaultRateLimit,
-        kafka, redis, postgres, ingest, realtime, warehouse, traits, delivery);
+    return new RouterConfig(new HttpConfig(http.host(), port), dataDir, nodeId, cluster, adminToken, sources,
+        defaultRateLimit, kafka, redis, postgres, ingest, realtime, warehouse, traits, delivery);
   }
 
   /** The source for a write key given by ROUTER_WRITE_KEYS: its id derives from the key without revealing it. */
