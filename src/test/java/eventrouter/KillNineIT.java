@@ -52,7 +52,9 @@ class KillNineIT {
   private static final String WRITE_KEY = "kill-nine-key";
   private static final int CLIENTS = 6;
   private final Vertx vertx = Vertx.vertx();
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2))
+      // HTTP/1.1, as the SDKs speak it: the JDK client's h2c upgrade once met a GOAWAY from a router just started.
+      .version(HttpClient.Version.HTTP_1_1).build();
   @TempDir
   Path dataDir;
   private RouterProcess.Setup setup;

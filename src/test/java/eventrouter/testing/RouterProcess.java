@@ -28,7 +28,9 @@ public final class RouterProcess implements AutoCloseable {
   private final Path dataDir;
   private final Map<String, String> env;
   private final int httpPort;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2))
+      // HTTP/1.1, as the SDKs speak it: the JDK client's h2c upgrade once met a GOAWAY from a router just started.
+      .version(HttpClient.Version.HTTP_1_1).build();
   private final List<Process> running = new ArrayList<>();
 
   /** @param env the router's environment; must set ROUTER_HTTP_PORT to {@code httpPort} */
