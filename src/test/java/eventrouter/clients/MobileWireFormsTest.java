@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
@@ -209,85 +210,60 @@ class MobileWireFormsTest {
     assertLanded(response, device, batch, "analytics-react-native", "2.20.3");
   }
 
+  /**
+   * A RudderStack mobile SDK's upload: POST /v1/batch with Basic auth and the base64 AnonymousId header, sentAt at the
+   * top and on every event (FlushUtils.getPayloadFromMessages; the new SDKs do the same), gzipped or not, with the
+   * retry headers of a retried upload if any.
+   */
+  private void assertRudderBatchLands(String prefix, Function<String, JsonObject> context, String library,
+      String version, boolean gzip, Map<String, String> retryHeaders) {
+    String anonymousId = prefix + "-anon-" + UUID.randomUUID();
+    Device template = Device.create(prefix, new JsonObject(), "originalTimestamp", true);
+    Device device = new Device(anonymousId, template.userId(), template.aliasedId(), template.groupId(),
+        template.clock(), context.apply(anonymousId), "originalTimestamp", true);
+    JsonArray batch = device.batch();
+    batch.forEach(e -> ((JsonObject) e).put("sentAt", device.sentAt().toString()));
+    String body = new JsonObject().put("sentAt", device.sentAt().toString()).put("batch", batch).encode();
+    Map<String, String> headers = new HashMap<>(retryHeaders);
+    headers.put("Authorization", basic(WRITE_KEY));
+    headers.put("Content-Type", "application/json");
+    headers.put("AnonymousId", base64(anonymousId));
+    HttpResponse<String> response = gzip ? router.postGzip("/v1/batch", body, headers)
+        : router.post("/v1/batch", body, headers);
+    assertLanded(response, device, batch, library, version);
+  }
+
   @Test
   @DisplayName("RudderStack Android v1: POST /v1/batch, Basic auth, gzip, AnonymousId header, sentAt on each event")
   void rudderAndroidV1() {
-    String anonymousId = "android-anon-" + UUID.randomUUID();
-    Device template = Device.create("android", new JsonObject(), "originalTimestamp", true);
-    Device device = new Device(anonymousId, template.userId(), template.aliasedId(), template.groupId(),
-        template.clock(), androidContext("com.rudderstack.android.sdk.core", "1.28.0", anonymousId),
-        "originalTimestamp", true);
-    JsonArray batch = device.batch();
-    // FlushUtils.getPayloadFromMessages: {"sentAt":…,"batch":[…]} and the same sentAt appended to every message.
-    batch.forEach(e -> ((JsonObject) e).put("sentAt", device.sentAt().toString()));
-    String body = new JsonObject().put("sentAt", device.sentAt().toString()).put("batch", batch).encode();
-    HttpResponse<String> response = router.postGzip("/v1/batch", body, Map.of(
-        "Authorization", basic(WRITE_KEY),
-        "Content-Type", "application/json",
-        "AnonymousId", base64(anonymousId)));
-    assertLanded(response, device, batch, "com.rudderstack.android.sdk.core", "1.28.0");
+    assertRudderBatchLands("android", id -> androidContext("com.rudderstack.android.sdk.core", "1.28.0", id),
+        "com.rudderstack.android.sdk.core", "1.28.0", true, Map.of());
   }
 
   @Test
   @DisplayName("RudderStack Kotlin (new Android SDK): POST /v1/batch, Basic auth, no gzip, AnonymousId and Rsa-* retry"
       + " headers")
   void rudderKotlin() {
-    String anonymousId = "kotlin-anon-" + UUID.randomUUID();
-    Device template = Device.create("rskotlin", new JsonObject(), "originalTimestamp", true);
-    Device device = new Device(anonymousId, template.userId(), template.aliasedId(), template.groupId(),
-        template.clock(), androidContext("com.rudderstack.sdk.kotlin.android", "1.6.0", anonymousId),
-        "originalTimestamp", true);
-    JsonArray batch = device.batch();
-    batch.forEach(e -> ((JsonObject) e).put("sentAt", device.sentAt().toString()));
-    String body = new JsonObject().put("batch", batch).put("sentAt", device.sentAt().toString()).encode();
-    Map<String, String> headers = new HashMap<>();
-    headers.put("Authorization", basic(WRITE_KEY));
-    headers.put("Content-Type", "application/json");
-    headers.put("AnonymousId", base64(anonymousId));
     // A retry after a 503 (RetryHeadersProviderImpl).
-    headers.put("Rsa-Retry-Attempt", "1");
-    headers.put("Rsa-Since-Last-Attempt", "3120");
-    headers.put("Rsa-Retry-Reason", "server-503");
-    assertLanded(router.post("/v1/batch", body, headers), device, batch, "com.rudderstack.sdk.kotlin.android",
-        "1.6.0");
+    assertRudderBatchLands("rskotlin", id -> androidContext("com.rudderstack.sdk.kotlin.android", "1.6.0", id),
+        "com.rudderstack.sdk.kotlin.android", "1.6.0", false, Map.of("Rsa-Retry-Attempt", "1",
+            "Rsa-Since-Last-Attempt", "3120", "Rsa-Retry-Reason", "server-503"));
   }
 
   @Test
   @DisplayName("RudderStack iOS v1: POST /v1/batch, Basic auth, gzip, AnonymousId header, library rudder-ios-library")
   void rudderIosV1() {
-    String anonymousId = "ios-anon-" + UUID.randomUUID();
-    Device template = Device.create("ios", new JsonObject(), "originalTimestamp", true);
-    Device device = new Device(anonymousId, template.userId(), template.aliasedId(), template.groupId(),
-        template.clock(), appleContext("rudder-ios-library", "1.31.1"), "originalTimestamp", true);
-    JsonArray batch = device.batch();
-    batch.forEach(e -> ((JsonObject) e).put("sentAt", device.sentAt().toString()));
-    String body = new JsonObject().put("sentAt", device.sentAt().toString()).put("batch", batch).encode();
-    HttpResponse<String> response = router.postGzip("/v1/batch", body, Map.of(
-        "Authorization", basic(WRITE_KEY),
-        "Content-Type", "application/json",
-        "AnonymousId", base64(anonymousId)));
-    assertLanded(response, device, batch, "rudder-ios-library", "1.31.1");
+    assertRudderBatchLands("ios", id -> appleContext("rudder-ios-library", "1.31.1"), "rudder-ios-library",
+        "1.31.1", true, Map.of());
   }
 
   @Test
   @DisplayName("RudderStack Swift (new iOS SDK): POST /v1/batch, Basic auth, no gzip, AnonymousId and Rsa-* retry"
       + " headers, library rudder-ios-library (LibraryInfoPlugin.swift)")
   void rudderSwift() {
-    String anonymousId = "rsswift-anon-" + UUID.randomUUID();
-    Device template = Device.create("rsswift", new JsonObject(), "originalTimestamp", true);
-    Device device = new Device(anonymousId, template.userId(), template.aliasedId(), template.groupId(),
-        template.clock(), appleContext("rudder-ios-library", "1.2.0"), "originalTimestamp", true);
-    JsonArray batch = device.batch();
-    batch.forEach(e -> ((JsonObject) e).put("sentAt", device.sentAt().toString()));
-    String body = new JsonObject().put("batch", batch).put("sentAt", device.sentAt().toString()).encode();
-    Map<String, String> headers = new HashMap<>();
-    headers.put("Authorization", basic(WRITE_KEY));
-    headers.put("Content-Type", "application/json");
-    headers.put("AnonymousId", base64(anonymousId));
-    headers.put("Rsa-Retry-Attempt", "2");
-    headers.put("Rsa-Since-Last-Attempt", "8000");
-    headers.put("Rsa-Retry-Reason", "client-timeout");
-    assertLanded(router.post("/v1/batch", body, headers), device, batch, "rudder-ios-library", "1.2.0");
+    assertRudderBatchLands("rsswift", id -> appleContext("rudder-ios-library", "1.2.0"), "rudder-ios-library",
+        "1.2.0", false, Map.of("Rsa-Retry-Attempt", "2", "Rsa-Since-Last-Attempt", "8000",
+            "Rsa-Retry-Reason", "client-timeout"));
   }
 
   // ---- how clients react to our answers ----
