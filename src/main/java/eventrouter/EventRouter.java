@@ -2,6 +2,7 @@ package eventrouter;
 
 import eventrouter.admin.AdminApi;
 import eventrouter.admin.HealthProbes;
+import eventrouter.admin.VerticlesApi;
 import eventrouter.cluster.Cluster;
 import eventrouter.config.RouterConfig;
 import eventrouter.config.RouterConfig.SourceConfig;
@@ -244,7 +245,7 @@ public final class EventRouter implements AutoCloseable {
         HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments, realtimeHealth), config.sources(),
         users, rules, streamStats,
         new DeadLetterApi(adminPool, destinations.stream().map(Destination::id).collect(Collectors.toSet())),
-        meterRegistry::scrape);
+        new VerticlesApi(kafkaAdmin, config.nodeId(), verticleKinds()), meterRegistry::scrape);
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
     RateLimiter rateLimiter = new RateLimiter(System::nanoTime);
@@ -253,6 +254,16 @@ public final class EventRouter implements AutoCloseable {
         eventLog, rejects, rateLimiter, adminApi::mount, clock, streamStats),
         new DeploymentOptions().setInstances(config.ingest().instances())),
         "starting HTTP ingest on " + config.http().host() + ":" + config.http().port()));
+  }
+
+  /** What {@code GET /admin/verticles} lists: each kind on this node, its instances and its consumer groups. */
+  private List<VerticlesApi.Kind> verticleKinds() {
+    return List.of(
+        new VerticlesApi.Kind("ingest", config.ingest().instances(), List.of()),
+        new VerticlesApi.Kind("realtime", config.realtime().instances(), List.of(config.realtime().groupId())),
+        new VerticlesApi.Kind("warehouse", config.warehouse().instances(), List.of(config.warehouse().groupId())),
+        new VerticlesApi.Kind("delivery", 1, DeliveryVerticle.groupIds(config.delivery(), destinations)),
+        new VerticlesApi.Kind("traits", config.traits().traits().isEmpty() ? 0 : 1, List.of()));
   }
 
   /**

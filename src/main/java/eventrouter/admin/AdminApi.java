@@ -31,11 +31,13 @@ public final class AdminApi {
   private final RuleBook rules;
   private final StreamStats streams;
   private final DeadLetterApi deadLetters;
+  private final VerticlesApi verticles;
   private final Supplier<String> metrics;
 
   /** @param metrics the meters in Prometheus's text format */
   public AdminApi(String adminToken, HealthChecks healthChecks, List<SourceConfig> sources, UserLookup users,
-      RuleBook rules, StreamStats streams, DeadLetterApi deadLetters, Supplier<String> metrics) {
+      RuleBook rules, StreamStats streams, DeadLetterApi deadLetters, VerticlesApi verticles,
+      Supplier<String> metrics) {
     this.adminToken = adminToken.getBytes(StandardCharsets.UTF_8);
     this.healthChecks = healthChecks;
     this.sources = sources;
@@ -43,6 +45,7 @@ public final class AdminApi {
     this.rules = rules;
     this.streams = streams;
     this.deadLetters = deadLetters;
+    this.verticles = verticles;
     this.metrics = metrics;
   }
 
@@ -57,6 +60,7 @@ public final class AdminApi {
     router.get("/admin/metrics").handler(ctx -> ctx.response()
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8").end(metrics.get()));
     deadLetters.mount(router);
+    verticles.mount(router);
   }
 
   /**
@@ -115,7 +119,7 @@ public final class AdminApi {
     return new JsonObject().put("file", rules.file().toString()).put("rules", list);
   }
 
-  private static void respond(RoutingContext ctx, int status, JsonObject body) {
+  static void respond(RoutingContext ctx, int status, JsonObject body) {
     ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body.toBuffer());
   }
 

@@ -49,6 +49,12 @@ public final class DeliveryVerticle extends VerticleBase {
     this.clock = clock;
   }
 
+  /** The consumer group of each enabled destination: {@code <delivery.groupId>.<destination id>}. */
+  public static List<String> groupIds(DeliveryConfig config, List<Destination> destinations) {
+    return destinations.stream().filter(destination -> destination.config().enabled())
+        .map(destination -> DestinationFeed.groupId(config.groupId(), destination.id())).toList();
+  }
+
   @Override
   public Future<?> start() {
     pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(postgres).using(vertx).build();

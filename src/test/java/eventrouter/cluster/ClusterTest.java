@@ -2,6 +2,7 @@ package eventrouter.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import eventrouter.testing.Await;
 import eventrouter.testing.TestRouter;
@@ -113,6 +114,36 @@ class ClusterTest {
           }));
     }
     return byNode;
+  }
+
+  @Test
+  @DisplayName("GET /admin/verticles on either node lists its verticles, and each group's members on both nodes with"
+      + " the partitions they hold, every partition once")
+  void verticlesShowWhoOwnsWhat() {
+    realtimePartitionsByNode(); // until both nodes hold some
+    assertEquals(401, nodeA.get("/admin/verticles", Map.of()).statusCode());
+    HttpResponse<String> response = nodeB.get("/admin/verticles", Map.of("Authorization",
+        "Bearer " + TestRouter.ADMIN_TOKEN));
+    assertEquals(200, response.statusCode(), response.body());
+    JsonObject body = new JsonObject(response.body());
+    assertEquals(nodeB.router().config().nodeId(), body.getString("node"));
+    JsonObject realtime = body.getJsonArray("verticles").stream().map(JsonObject.class::cast)
+        .filter(v -> v.getString("kind").equals("realtime")).findFirst().orElseThrow();
+    assertEquals(1, realtime.getInteger("instances"));
+    JsonObject group = realtime.getJsonArray("groups").getJsonObject(0);
+    assertEquals(nodeA.router().config().realtime().groupId(), group.getString("group"));
+    Set<String> members = new java.util.HashSet<>();
+    List<String> partitions = new ArrayList<>();
+    for (Object member : group.getJsonArray("members")) {
+      members.add(((JsonObject) member).getString("member"));
+      ((JsonObject) member).getJsonArray("partitions").forEach(p -> partitions.add((String) p));
+    }
+    assertEquals(Set.of(nodeA.router().config().nodeId() + "-realtime-0",
+        nodeB.router().config().nodeId() + "-realtime-0"), members, response.body());
+    assertEquals(nodeA.router().config().kafka().partitions(), partitions.size(), response.body());
+    assertEquals(partitions.size(), Set.copyOf(partitions).size(), "no partition held twice: " + response.body());
+    assertTrue(body.getJsonArray("verticles").stream().map(JsonObject.class::cast)
+        .anyMatch(v -> v.getString("kind").equals("ingest") && v.getInteger("instances") == 2), response.body());
   }
 
   /** The partition Kafka's default partitioner gives a key. */
