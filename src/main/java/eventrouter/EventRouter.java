@@ -4,6 +4,7 @@ import eventrouter.admin.AdminApi;
 import eventrouter.admin.HealthProbes;
 import eventrouter.admin.VerticlesApi;
 import eventrouter.cluster.Cluster;
+import eventrouter.cluster.Instances;
 import eventrouter.config.RouterConfig;
 import eventrouter.config.RouterConfig.SourceConfig;
 import eventrouter.config.Secrets;
@@ -27,7 +28,6 @@ import eventrouter.rules.RuleBook;
 import eventrouter.traits.TraitsVerticle;
 import eventrouter.warehouse.Migrations;
 import eventrouter.warehouse.WarehouseVerticle;
-import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -54,15 +54,15 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
@@ -216,54 +216,60 @@ public final class EventRouter implements AutoCloseable {
     Admin kafkaAdmin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafkaBootstrap));
     closeInReverse.push(() -> kafkaAdmin.close(Duration.ofSeconds(5)));
 
-    Set<String> deployments = new LinkedHashSet<>();
+    // Changed by live scaling while the health check reads it.
+    Set<String> deployments = ConcurrentHashMap.newKeySet();
     // Before the warehouse writer, whose notices of changed users it listens to.
     if (!config.traits().traits().isEmpty()) {
       deployments.add(await(vertx.deployVerticle(new TraitsVerticle(config.traits(), pgOptions, redisOptions,
           config.realtime().redisPrefix(), config.realtime().stateTtlMs(), meterRegistry)),
           "starting the computed traits of " + config.traits().file()));
     }
-    AtomicInteger warehouseInstance = new AtomicInteger();
-    deployments.add(await(vertx.deployVerticle(() -> new WarehouseVerticle(config.warehouse(), kafkaBootstrap,
-        member("warehouse", warehouseInstance.getAndIncrement()), config.kafka(), pgOptions,
-        config.postgres().poolSize()),
-        new DeploymentOptions().setInstances(config.warehouse().instances())), "deploying the warehouse writer"));
+    Instances warehouse = new Instances(vertx, "warehouse", n -> new WarehouseVerticle(config.warehouse(),
+        kafkaBootstrap, member("warehouse", n), config.kafka(), pgOptions, config.postgres().poolSize()), deployments);
+    await(warehouse.scaleTo(config.warehouse().instances()), "deploying the warehouse writer");
 
     RealtimeHealth realtimeHealth = new RealtimeHealth();
-    AtomicInteger realtimeInstance = new AtomicInteger();
-    deployments.add(await(vertx.deployVerticle(() -> new RealtimeVerticle(config.realtime(), kafkaBootstrap,
-        member("realtime", realtimeInstance.getAndIncrement()), config.kafka().topic(), redisOptions, rules,
-        signalLog, clock, realtimeHealth, meterRegistry),
-        new DeploymentOptions().setInstances(config.realtime().instances())), "deploying the real-time path"));
+    Instances realtime = new Instances(vertx, "realtime", n -> new RealtimeVerticle(config.realtime(), kafkaBootstrap,
+        member("realtime", n), config.kafka().topic(), redisOptions, rules, signalLog, clock, realtimeHealth,
+        meterRegistry), deployments);
+    await(realtime.scaleTo(config.realtime().instances()), "deploying the real-time path");
 
     deployments.add(await(vertx.deployVerticle(new DeliveryVerticle(config.delivery(), destinations, kafkaBootstrap,
         member("delivery", 0), config.kafka(), pgOptions, config.postgres().poolSize(), meterRegistry, clock)),
         "starting delivery to " + destinations.size() + " destinations"));
 
     StreamStats streamStats = new StreamStats();
+    // Ingest mounts the admin API, which scales ingest: the holder breaks the circle.
+    AtomicReference<Instances> ingestHolder = new AtomicReference<>();
     AdminApi adminApi = new AdminApi(config.adminToken(),
         HealthProbes.create(vertx, kafkaAdmin, redis, adminPool, () -> deployments, realtimeHealth), config.sources(),
         users, rules, streamStats,
         new DeadLetterApi(adminPool, destinations.stream().map(Destination::id).collect(Collectors.toSet())),
-        new VerticlesApi(kafkaAdmin, config.nodeId(), verticleKinds()), meterRegistry::scrape);
+        new VerticlesApi(kafkaAdmin, config.nodeId(), verticleKinds(ingestHolder, realtime, warehouse)),
+        meterRegistry::scrape);
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));
     RateLimiter rateLimiter = new RateLimiter(System::nanoTime);
     Rejects rejects = new Rejects(rejectLog, meterRegistry);
-    deployments.add(await(vertx.deployVerticle(() -> new IngestVerticle(config.http(), config.ingest(), sourcesByKey,
-        eventLog, rejects, rateLimiter, adminApi::mount, clock, streamStats),
-        new DeploymentOptions().setInstances(config.ingest().instances())),
-        "starting HTTP ingest on " + config.http().host() + ":" + config.http().port()));
+    Instances ingest = new Instances(vertx, "ingest", n -> new IngestVerticle(config.http(), config.ingest(),
+        sourcesByKey, eventLog, rejects, rateLimiter, adminApi::mount, clock, streamStats), deployments);
+    ingestHolder.set(ingest);
+    await(ingest.scaleTo(config.ingest().instances()),
+        "starting HTTP ingest on " + config.http().host() + ":" + config.http().port());
   }
 
-  /** What {@code GET /admin/verticles} lists: each kind on this node, its instances and its consumer groups. */
-  private List<VerticlesApi.Kind> verticleKinds() {
+  /**
+   * What {@code /admin/verticles} lists and scales: each kind on this node, its instances and its consumer groups.
+   * Delivery and traits run one instance per node (a destination's queue, lanes and breaker live in one instance).
+   */
+  private List<VerticlesApi.Kind> verticleKinds(AtomicReference<Instances> ingest, Instances realtime,
+      Instances warehouse) {
     return List.of(
-        new VerticlesApi.Kind("ingest", config.ingest().instances(), List.of()),
-        new VerticlesApi.Kind("realtime", config.realtime().instances(), List.of(config.realtime().groupId())),
-        new VerticlesApi.Kind("warehouse", config.warehouse().instances(), List.of(config.warehouse().groupId())),
-        new VerticlesApi.Kind("delivery", 1, DeliveryVerticle.groupIds(config.delivery(), destinations)),
-        new VerticlesApi.Kind("traits", config.traits().traits().isEmpty() ? 0 : 1, List.of()));
+        new VerticlesApi.Kind("ingest", () -> ingest.get().count(), List.of(), ingest::get),
+        new VerticlesApi.Kind("realtime", realtime::count, List.of(config.realtime().groupId()), () -> realtime),
+        new VerticlesApi.Kind("warehouse", warehouse::count, List.of(config.warehouse().groupId()), () -> warehouse),
+        new VerticlesApi.Kind("delivery", () -> 1, DeliveryVerticle.groupIds(config.delivery(), destinations), null),
+        new VerticlesApi.Kind("traits", () -> config.traits().traits().isEmpty() ? 0 : 1, List.of(), null));
   }
 
   /**

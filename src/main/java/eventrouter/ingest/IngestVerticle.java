@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,6 +48,7 @@ public final class IngestVerticle extends VerticleBase {
   private static final CharSequence SUCCESS_LENGTH = HttpHeaders.createOptimized(Integer.toString(SUCCESS.length()));
   private static final String SOURCE = "eventrouter.source";
   private static final String WRITE_KEY_PARAM = "writeKey";
+  private static final long SHUTDOWN_GRACE_SECONDS = 5;
 
   private final HttpConfig httpConfig;
   private final IngestConfig ingestConfig;
@@ -143,9 +145,14 @@ public final class IngestVerticle extends VerticleBase {
         .onSuccess(s -> server = s);
   }
 
+  /**
+   * Stops taking connections and lets the requests under way finish (at most {@link #SHUTDOWN_GRACE_SECONDS}), so
+   * that scaling ingest down, or stopping the node, fails no request that was already being answered.
+   */
   @Override
   public Future<?> stop() {
-    return (server == null ? Future.succeededFuture() : server.close()).transform(ar -> pushes.unregister());
+    return (server == null ? Future.succeededFuture() : server.shutdown(SHUTDOWN_GRACE_SECONDS, TimeUnit.SECONDS))
+        .transform(ar -> pushes.unregister());
   }
 
   private void mountIngest(Router router, String path, EventType type) {
