@@ -32,10 +32,6 @@ public final class Instances {
     this.liveDeployments = liveDeployments;
   }
 
-  public String kind() {
-    return kind;
-  }
-
   /** How many instances run now. */
   public synchronized int count() {
     return deploymentByNumber.size();
@@ -69,13 +65,16 @@ public final class Instances {
       }
     }
     int chosen = number;
-    return vertx.deployVerticle(factory.apply(chosen)).map(id -> {
-      synchronized (this) {
-        deploymentByNumber.put(chosen, id);
-      }
-      liveDeployments.add(id);
-      return null;
-    });
+    return vertx.deployVerticle(factory.apply(chosen))
+        .recover(error -> Future.failedFuture(new IllegalStateException("could not deploy " + kind + " instance "
+            + chosen + ": " + error.getMessage(), error)))
+        .map(id -> {
+          synchronized (this) {
+            deploymentByNumber.put(chosen, id);
+          }
+          liveDeployments.add(id);
+          return null;
+        });
   }
 
   private Future<Void> undeployOne() {
