@@ -420,6 +420,14 @@ rm -f "$OUT"/router-*.jfr
 
 # --- 6. the report ---------------------------------------------------------------------------------------------------
 if [ "$MODE" = quick ]; then REPORT="$OUT/BENCHMARKS-quick.md"; else REPORT="$ROOT/BENCHMARKS.md"; fi
+# The Failover section comes from loadtest/failover.sh, measured apart: keep it as it is.
+FAILOVER_SECTION=""
+if [ -f "$REPORT" ]; then
+  FAILOVER_SECTION=$(sed -n '/<!-- failover:start -->/,/<!-- failover:end -->/p' "$REPORT")
+fi
 tool Report --raw "$RAW" --notes "$LT/bench-notes.md" --json "$OUT/results.json" --markdown "$REPORT" \
   || die "the report could not be written"
+if [ -n "$FAILOVER_SECTION" ]; then
+  printf '\n%s\n' "$FAILOVER_SECTION" >> "$REPORT"
+fi
 log "wrote $REPORT and $OUT/results.json"

@@ -46,7 +46,10 @@ class DockerStackTest {
   private static final Path DOCKER_DIR = Path.of("docker");
   private static final Path DOCKERFILE = DOCKER_DIR.resolve("Dockerfile");
   private static final Path COMPOSE = DOCKER_DIR.resolve("compose.yaml");
-  private static final String ROUTER_SERVICE = "router";
+  private static final Path GATEWAY_CONF = DOCKER_DIR.resolve("gateway.conf");
+  /** The router nodes are the services named router-1, router-2, …; the gateway is the one published port. */
+  private static final Pattern ROUTER_SERVICE = Pattern.compile("router-\\d+");
+  private static final String GATEWAY_SERVICE = "gateway";
   private static final Pattern ROUTER_VARIABLE = Pattern.compile("\\bROUTER_[A-Z0-9_]+");
   /** Compose interpolation: {@code ${NAME}}, {@code ${NAME:-default}}, {@code ${NAME-default}}. */
   private static final Pattern INTERPOLATION = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?}");
@@ -65,63 +68,111 @@ class DockerStackTest {
       named.removeAll(known);
       assertTrue(named.isEmpty(), file + " names ROUTER_* variables that are no config key's: " + named);
     }
-    // And the router service's environment, as compose reads it.
-    for (String name : routerEnvironment().keySet()) {
-      assertTrue(known.contains(name) || !name.startsWith("ROUTER_"), "unknown config variable " + name);
+    // And each router service's environment, as compose reads it (anchors and merge keys resolved).
+    for (String service : routerServices().keySet()) {
+      for (String name : routerEnvironment(service).keySet()) {
+        assertTrue(known.contains(name) || !name.startsWith("ROUTER_"), service + ": unknown config variable " + name);
+      }
     }
   }
 
   @Test
-  @DisplayName("the stack's router gets a valid configuration that uses the stack's Kafka, Redis and Postgres")
+  @DisplayName("each of the stack's three router nodes gets a valid configuration that uses the stack's Kafka, Redis"
+      + " and Postgres, clusters with the other two, and keeps its own data volume")
   void composeConfigurationIsValid() throws IOException {
-    Map<String, Object> compose = compose();
-    Map<String, Object> services = map(compose.get("services"), "services");
-    Map<String, Object> router = map(services.get(ROUTER_SERVICE), "services." + ROUTER_SERVICE);
+    Map<String, Object> services = map(compose().get("services"), "services");
+    Map<String, Map<String, Object>> routers = routerServices();
+    assertEquals(3, routers.size(), COMPOSE + " should run three router nodes: " + routers.keySet());
+    Set<String> dataVolumes = new TreeSet<>();
+    for (Map.Entry<String, Map<String, Object>> node : routers.entrySet()) {
+      String name = node.getKey();
+      Map<String, Object> router = node.getValue();
+      RouterConfig config = RouterConfig.from(Settings.load(Main.DEFAULT_CONFIG, containerEnvironment(name)));
 
-    // The container's environment: the image's ENV, then compose's (interpolated with its defaults; a variable
-    // without a value is passed through from the shell, so here it is unset).
-    Map<String, String> env = new LinkedHashMap<>(dockerfileEnv());
-    routerEnvironment().forEach((name, value) -> {
-      if (value != null) {
-        env.put(name, interpolate(value));
+      assertNotNull(config.kafka().bootstrap(), name + " would start an embedded Kafka");
+      assertNotNull(config.redis().url(), name + " would start an embedded Redis");
+      assertNotNull(config.postgres().url(), name + " would start an embedded Postgres");
+      assertEquals(1, config.kafka().replicationFactor(), "the stack has one Kafka broker");
+
+      Map<String, Object> dependsOn = map(router.get("depends_on"), name + "'s depends_on");
+      List<String> hosts = new ArrayList<>();
+      for (String server : config.kafka().bootstrap().split(",")) {
+        hosts.add(server.substring(0, server.lastIndexOf(':')));
       }
-    });
-    // The container reads conf/router.json from /app/conf, the repository's conf/ (copied into the image, or mounted).
-    RouterConfig config = RouterConfig.from(Settings.load(Main.DEFAULT_CONFIG, env));
+      hosts.add(urlHost(config.redis().url()));
+      hosts.add(urlHost(config.postgres().url()));
+      for (String host : hosts) {
+        assertTrue(services.containsKey(host), name + " points at " + host + ", which is no service of " + COMPOSE);
+        assertTrue(map(services.get(host), "services." + host).containsKey("healthcheck"),
+            "service " + host + " has no healthcheck");
+        assertEquals("service_healthy", map(dependsOn.get(host), name + "'s depends_on." + host).get("condition"),
+            name + " must wait until " + host + " is healthy");
+      }
 
-    assertNotNull(config.kafka().bootstrap(), "the stack's router would start an embedded Kafka");
-    assertNotNull(config.redis().url(), "the stack's router would start an embedded Redis");
-    assertNotNull(config.postgres().url(), "the stack's router would start an embedded Postgres");
-    assertEquals(1, config.kafka().replicationFactor(), "the stack has one Kafka broker");
+      // Clustered: every node in the member list (its own included), bound to its own service name.
+      assertTrue(config.cluster().enabled(), name + " is not clustered");
+      assertEquals(name, config.cluster().host(), name + "'s cluster.host must be its service name");
+      assertEquals(name, router.get("hostname"), name + "'s hostname");
+      Set<String> expectedMembers = new TreeSet<>();
+      routers.keySet().forEach(other -> expectedMembers.add(other + ":" + config.cluster().port()));
+      assertEquals(expectedMembers, new TreeSet<>(config.cluster().members()), name + "'s cluster.members");
+      assertEquals("x-forward", config.http().forwardedHeaders(), name + " must trust the gateway's X-Forwarded-For");
 
-    Map<String, Object> dependsOn = map(router.get("depends_on"), "router's depends_on");
-    List<String> hosts = new ArrayList<>();
-    for (String server : config.kafka().bootstrap().split(",")) {
-      hosts.add(server.substring(0, server.lastIndexOf(':')));
+      // Its own data dir volume: the node id, and so its consumer-group member ids, lives there.
+      String dataDir = config.dataDir().toString();
+      Volume data = volumes(router).stream().filter(v -> v.target().equals(dataDir)).findFirst().orElse(null);
+      assertNotNull(data, name + " mounts nothing at the data dir " + dataDir);
+      assertTrue(dataVolumes.add(data.source()), name + " shares its data volume " + data.source()
+          + " with another node: two nodes would have one node id");
+      assertTrue(dockerfileInstructions("VOLUME").stream().anyMatch(v -> v.contains("\"" + dataDir + "\"")),
+          DOCKERFILE + " declares no VOLUME for the data dir " + dataDir);
+      assertEquals(null, router.get("ports"), name + " publishes a port: clients go through the gateway");
+      assertTrue(dockerfileInstructions("EXPOSE").contains(String.valueOf(config.http().port())),
+          DOCKERFILE + " does not EXPOSE " + config.http().port());
     }
-    hosts.add(urlHost(config.redis().url()));
-    hosts.add(urlHost(config.postgres().url()));
-    for (String host : hosts) {
-      assertTrue(services.containsKey(host), "the router points at " + host + ", which is no service of " + COMPOSE);
-      Map<String, Object> service = map(services.get(host), "services." + host);
-      assertTrue(service.containsKey("healthcheck"), "service " + host + " has no healthcheck");
-      Map<String, Object> dependency = map(dependsOn.get(host), "router's depends_on." + host);
-      assertEquals("service_healthy", dependency.get("condition"),
-          "the router must wait until " + host + " is healthy");
+    // Each node's write keys and admin token come from the same shell variables.
+    for (String secret : List.of("ROUTER_WRITE_KEYS", "ROUTER_ADMIN_TOKEN")) {
+      for (String name : routers.keySet()) {
+        assertTrue(routerEnvironment(name).containsKey(secret), name + " does not pass " + secret + " through");
+      }
     }
+  }
 
-    // The data dir is a volume, in the image and in the stack.
-    String dataDir = config.dataDir().toString();
-    assertTrue(dockerfileInstructions("VOLUME").stream().anyMatch(v -> v.contains("\"" + dataDir + "\"")),
-        DOCKERFILE + " declares no VOLUME for the data dir " + dataDir);
-    assertTrue(volumes(router).stream().anyMatch(v -> v.target().equals(dataDir)),
-        "the router service mounts nothing at the data dir " + dataDir);
+  @Test
+  @DisplayName("the gateway publishes the one HTTP port and balances over every router node, WebSockets included,"
+      + " forwarding the client's address")
+  void gatewayBalancesOverEveryNode() throws IOException {
+    Map<String, Object> gateway = map(map(compose().get("services"), "services").get(GATEWAY_SERVICE),
+        "services." + GATEWAY_SERVICE);
+    Map<String, Map<String, Object>> routers = routerServices();
+    int httpPort = RouterConfig.from(Settings.load(Main.DEFAULT_CONFIG,
+        containerEnvironment(routers.keySet().iterator().next()))).http().port();
+    assertEquals(List.of(httpPort + ":" + httpPort), list(gateway.get("ports"), "gateway's ports").stream()
+        .map(String::valueOf).toList(), "the gateway should publish the router's HTTP port");
+    assertTrue(volumes(gateway).stream().anyMatch(v -> DOCKER_DIR.resolve(v.source()).normalize()
+        .equals(GATEWAY_CONF.normalize())), "the gateway does not mount " + GATEWAY_CONF);
+    Map<String, Object> dependsOn = map(gateway.get("depends_on"), "gateway's depends_on");
 
-    String port = String.valueOf(config.http().port());
-    assertTrue(dockerfileInstructions("EXPOSE").contains(port), DOCKERFILE + " does not EXPOSE " + port);
-    assertTrue(list(router.get("ports"), "router's ports").stream()
-        .anyMatch(p -> String.valueOf(p).endsWith(":" + port)),
-        "the router service does not publish port " + port);
+    String conf = Files.readString(GATEWAY_CONF);
+    Matcher upstream = Pattern.compile("upstream\\s+(\\w+)\\s*\\{([^}]*)}").matcher(conf);
+    assertTrue(upstream.find(), GATEWAY_CONF + " has no upstream");
+    Set<String> servers = new TreeSet<>();
+    Matcher server = Pattern.compile("server\\s+([^\\s;]+)").matcher(upstream.group(2));
+    while (server.find()) {
+      servers.add(server.group(1));
+    }
+    Set<String> nodes = new TreeSet<>();
+    for (String name : routers.keySet()) {
+      nodes.add(name + ":" + httpPort);
+      assertEquals("service_healthy", map(dependsOn.get(name), "gateway's depends_on." + name).get("condition"),
+          "the gateway must wait until " + name + " is healthy");
+    }
+    assertEquals(nodes, servers, GATEWAY_CONF + "'s upstream must list every router node");
+    assertTrue(conf.contains("proxy_pass http://" + upstream.group(1) + ";"), "nothing is proxied to the upstream");
+    assertTrue(conf.contains("proxy_set_header Upgrade $http_upgrade;")
+        && conf.contains("proxy_set_header Connection $connection_upgrade;"), "WebSockets would not be upgraded");
+    assertTrue(conf.contains("proxy_set_header X-Forwarded-For $remote_addr;"),
+        "the client's address must replace, not extend, any X-Forwarded-For it sent");
   }
 
   @Test
@@ -161,8 +212,9 @@ class DockerStackTest {
   @Test
   @DisplayName("the build context, the Dockerfile and compose's mounts exist; .dockerignore keeps the copied files")
   void referencedPathsExist() throws IOException {
-    Map<String, Object> router = map(map(compose().get("services"), "services").get(ROUTER_SERVICE), "router");
-    Map<String, Object> build = map(router.get("build"), "router's build");
+    List<Map<String, Object>> built = routerServices().values().stream().filter(r -> r.containsKey("build")).toList();
+    assertEquals(1, built.size(), "one router node should build the image, the others use it");
+    Map<String, Object> build = map(built.get(0).get("build"), "router's build");
     Path context = DOCKER_DIR.resolve(String.valueOf(build.get("context"))).normalize();
     assertTrue(Files.isDirectory(context), "build context " + context + " does not exist");
     assertTrue(Files.isRegularFile(context.resolve("pom.xml")), "build context " + context + " is not the project");
@@ -211,20 +263,45 @@ class DockerStackTest {
     }
   }
 
-  /** The router service's environment, in either of compose's forms; a variable without a value maps to null. */
-  private static Map<String, String> routerEnvironment() throws IOException {
-    Map<String, Object> router = map(map(compose().get("services"), "services").get(ROUTER_SERVICE), "router");
-    Object environment = router.get("environment");
+  /** The router nodes, by service name. */
+  private static Map<String, Map<String, Object>> routerServices() throws IOException {
+    Map<String, Map<String, Object>> routers = new java.util.TreeMap<>();
+    map(compose().get("services"), "services").forEach((name, service) -> {
+      if (ROUTER_SERVICE.matcher(name).matches()) {
+        routers.put(name, map(service, "services." + name));
+      }
+    });
+    assertFalse(routers.isEmpty(), COMPOSE + " has no router-N service");
+    return routers;
+  }
+
+  /** A router service's environment, in either of compose's forms; a variable without a value maps to null. */
+  private static Map<String, String> routerEnvironment(String service) throws IOException {
+    Object environment = routerServices().get(service).get("environment");
     Map<String, String> env = new LinkedHashMap<>();
     if (environment instanceof Map<?, ?> entries) {
       entries.forEach((k, v) -> env.put(String.valueOf(k), v == null ? null : String.valueOf(v)));
     } else {
-      for (Object entry : list(environment, "router's environment")) {
+      for (Object entry : list(environment, service + "'s environment")) {
         String s = String.valueOf(entry);
         int eq = s.indexOf('=');
         env.put(eq < 0 ? s : s.substring(0, eq), eq < 0 ? null : s.substring(eq + 1));
       }
     }
+    return env;
+  }
+
+  /**
+   * The container's environment: the image's ENV, then compose's (interpolated with its defaults; a variable without
+   * a value is passed through from the shell, so here it is unset).
+   */
+  private static Map<String, String> containerEnvironment(String service) throws IOException {
+    Map<String, String> env = new LinkedHashMap<>(dockerfileEnv());
+    routerEnvironment(service).forEach((name, value) -> {
+      if (value != null) {
+        env.put(name, interpolate(value));
+      }
+    });
     return env;
   }
 

@@ -49,7 +49,8 @@ class SdkEndpointsTest {
     JsonObject shop = new JsonObject().put("sources", new JsonArray().add(new JsonObject()
         .put("id", "shop").put("writeKey", SHOP_KEY)
         .put("allowedOrigins", new JsonArray().add(SHOP_ORIGIN).add("https://*.shop.example.net"))));
-    router = TestRouter.start(vertx, dataDir, Map.of(), shop);
+    // Behind a proxy, as the compose stack's gateway: the client's address is the one it forwards.
+    router = TestRouter.start(vertx, dataDir, Map.of("ROUTER_HTTP_FORWARDED_HEADERS", "x-forward"), shop);
     webSockets = vertx.createWebSocketClient();
   }
 
@@ -289,6 +290,33 @@ class SdkEndpointsTest {
     stored(sentinel);
     assertEquals(0L, router.query("SELECT count(*) FROM events WHERE message_id = ANY($1)",
         (Object) refusedIds.toArray(String[]::new)).get(0).getLong(0));
+  }
+
+  @Test
+  @DisplayName("behind a trusted proxy (http.forwardedHeaders), events over HTTP and WebSocket record the client's"
+      + " address from X-Forwarded-For, and an address the SDK set stays")
+  void forwardedClientAddress() {
+    String overHttp = UUID.randomUUID().toString();
+    assertEquals(200, router.post("/v1/track", event("track", overHttp).encode(), headers("Authorization",
+        basic(SHOP_KEY), "X-Forwarded-For", "203.0.113.7")).statusCode());
+    String ownIp = UUID.randomUUID().toString();
+    assertEquals(200, router.post("/v1/track", event("track", ownIp).put("context", new JsonObject()
+        .put("ip", "198.51.100.1")).encode(), headers("Authorization", basic(SHOP_KEY), "X-Forwarded-For",
+        "203.0.113.7")).statusCode());
+
+    String overSocket = UUID.randomUUID().toString();
+    WebSocket ws = Await.result(webSockets.connect(new WebSocketConnectOptions().setHost("127.0.0.1")
+        .setPort(router.router().httpPort()).setURI("/v1/stream?writeKey=" + SHOP_KEY)
+        .addHeader("Origin", SHOP_ORIGIN).addHeader("X-Forwarded-For", "203.0.113.8")));
+    Await.result(ws.writeTextMessage(event("track", overSocket).encode()));
+
+    for (String[] expected : List.of(new String[] {overHttp, "203.0.113.7"}, new String[] {ownIp, "198.51.100.1"},
+        new String[] {overSocket, "203.0.113.8"})) {
+      stored(expected[0]);
+      assertEquals(expected[1], router.query("SELECT context->>'ip' FROM tracks WHERE message_id = $1", expected[0])
+          .get(0).getString(0));
+    }
+    ws.close();
   }
 
   @Test

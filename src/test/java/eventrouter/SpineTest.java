@@ -167,6 +167,18 @@ class SpineTest {
   }
 
   @Test
+  @DisplayName("without http.forwardedHeaders, X-Forwarded-For is ignored: a client cannot choose its recorded address")
+  void forwardedHeadersIgnoredByDefault() {
+    String user = "fwd-" + id();
+    HttpResponse<String> sent = router.post("/v1/track", "{\"event\":\"Spoof\",\"userId\":\"" + user + "\"}",
+        Map.of("Authorization", TestRouter.basic(TestRouter.WRITE_KEY), "Content-Type", "application/json",
+            "X-Forwarded-For", "203.0.113.7"));
+    assertEquals(200, sent.statusCode(), sent.body());
+    router.awaitCount(1, "SELECT count(*) FROM tracks WHERE user_id = $1", user);
+    assertEquals("127.0.0.1", one("SELECT context->>'ip' FROM tracks WHERE user_id = $1", user).getString(0));
+  }
+
+  @Test
   @DisplayName("GET /health answers 200 and names each check")
   void health() {
     HttpResponse<String> response = router.get("/health", Map.of());

@@ -16,6 +16,12 @@ public final class ConfigKeys {
       "interface the HTTP server binds to");
   public static final ConfigKey<Integer> HTTP_PORT = ConfigKey.integer("http.port", "ROUTER_HTTP_PORT", 8080, 0, 65535,
       "HTTP port for ingest, health and admin (0 picks a free port)");
+  public static final ConfigKey<String> HTTP_FORWARDED_HEADERS = ConfigKey.string("http.forwardedHeaders",
+      "ROUTER_HTTP_FORWARDED_HEADERS", "none", v -> List.of("none", "x-forward", "forward", "all").contains(v),
+      "one of none, x-forward, forward, all",
+      "behind a proxy that sets them, trust its headers for the client's address, host and scheme: x-forward"
+          + " (X-Forwarded-For, -Host, -Proto), forward (RFC 7239 Forwarded) or all; never without such a proxy, as"
+          + " clients could then choose the IP recorded on their events");
   public static final ConfigKey<String> DATA_DIR = ConfigKey.string("dataDir", "ROUTER_DATA_DIR", "./data",
       "directory for embedded services' data, the generated write key and the generated admin token");
   public static final ConfigKey<String> ADMIN_TOKEN = ConfigKey.string("adminToken", "ROUTER_ADMIN_TOKEN", null,
@@ -198,7 +204,7 @@ public final class ConfigKeys {
       "ROUTER_DELIVERY_RETRY_POLL_MS", 1_000, 10, 60_000,
       "how often each destination looks for parked deliveries that are due");
 
-  public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS, NODE_ID,
+  public static final List<ConfigKey<?>> ALL = List.of(HTTP_HOST, HTTP_PORT, HTTP_FORWARDED_HEADERS, DATA_DIR, ADMIN_TOKEN, WRITE_KEYS, NODE_ID,
       CLUSTER_MEMBERS, CLUSTER_HOST, CLUSTER_PORT, CLUSTER_BUS_PORT,
       KAFKA_BOOTSTRAP, KAFKA_TOPIC, KAFKA_SIGNALS_TOPIC, KAFKA_REJECTS_TOPIC, KAFKA_PARTITIONS, KAFKA_REPLICATION,
       KAFKA_ACK_TIMEOUT_MS, KAFKA_SESSION_TIMEOUT_MS,

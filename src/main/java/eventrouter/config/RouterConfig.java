@@ -35,7 +35,8 @@ public record RouterConfig(
     TraitsConfig traits,
     DeliveryConfig delivery) {
 
-  public record HttpConfig(String host, int port) {
+  /** @param forwardedHeaders which proxy headers to trust: none, x-forward, forward or all */
+  public record HttpConfig(String host, int port, String forwardedHeaders) {
   }
 
   /**
@@ -192,7 +193,7 @@ public record RouterConfig(
           + MAX_REQUEST_BYTES.path() + " (" + ingest.maxRequestBytes() + ")");
     }
     return new RouterConfig(
-        new HttpConfig(settings.get(HTTP_HOST), settings.get(HTTP_PORT)),
+        new HttpConfig(settings.get(HTTP_HOST), settings.get(HTTP_PORT), settings.get(HTTP_FORWARDED_HEADERS)),
         Path.of(settings.get(DATA_DIR)),
         settings.get(NODE_ID),
         new ClusterConfig(settings.get(CLUSTER_MEMBERS) == null ? List.of()
@@ -242,7 +243,7 @@ public record RouterConfig(
   }
 
   public RouterConfig withHttpPort(int port) {
-    return new RouterConfig(new HttpConfig(http.host(), port), dataDir, nodeId, cluster, adminToken, sources,
+    return new RouterConfig(new HttpConfig(http.host(), port, http.forwardedHeaders()), dataDir, nodeId, cluster, adminToken, sources,
         defaultRateLimit, kafka, redis, postgres, ingest, realtime, warehouse, traits, delivery);
   }
 

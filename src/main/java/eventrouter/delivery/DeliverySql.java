@@ -28,23 +28,57 @@ final class DeliverySql {
 
   static final String DELETE_RETRY = "DELETE FROM delivery_retries WHERE id = $1";
 
-  /**
-   * Claims due rows of one destination for {@code $3} ms. For an ordered destination ({@code $4}) only the oldest row
-   * of each user is due, and users this router still holds in memory ({@code $5}) are left alone.
-   */
+  /** Gives up claims before their lease runs out: the rows are due again at once. */
+  static final String RELEASE = "UPDATE delivery_retries SET claimed_until = NULL WHERE id = ANY($1::bigint[])";
+
+  /** Claims due rows of one unordered destination ({@code $1}) for {@code $3} ms, at most {@code $2}. */
   static final String CLAIM_DUE = """
       UPDATE delivery_retries SET claimed_until = now() + $3 * interval '1 millisecond'
       WHERE id IN (
         SELECT r.id FROM delivery_retries r
         WHERE r.destination = $1 AND r.next_attempt_at <= now()
           AND (r.claimed_until IS NULL OR r.claimed_until < now())
-          AND (NOT $4 OR (
-            NOT (coalesce(r.user_key, '') = ANY($5::text[]))
-            AND NOT EXISTS (SELECT 1 FROM delivery_retries e
-                            WHERE e.destination = r.destination AND e.user_key = r.user_key AND e.seq < r.seq)))
         ORDER BY r.next_attempt_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED)
+      RETURNING\s""" + COLUMNS;
+
+  /**
+   * Claims due rows of one ordered destination ({@code $1}) for {@code $3} ms, at most {@code $2}, leaving alone the
+   * users this router still holds in memory ({@code $4}). A user's rows are claimed oldest first (by {@code seq}):
+   * the head (the user's oldest row, locked, so that only one claimer takes a user), then the rows behind it that are
+   * due too, up to the first that is not. Rows behind the heads are cut oldest first, which keeps each user's a
+   * prefix, so a user whose events queued behind one failure drains a run at a time rather than a row a claim.
+   */
+  static final String CLAIM_DUE_ORDERED = """
+      WITH heads AS (
+        SELECT r.id, r.user_key, r.seq FROM delivery_retries r
+        WHERE r.destination = $1 AND r.next_attempt_at <= now()
+          AND (r.claimed_until IS NULL OR r.claimed_until < now())
+          AND NOT (coalesce(r.user_key, '') = ANY($4::text[]))
+          AND NOT EXISTS (SELECT 1 FROM delivery_retries e
+                          WHERE e.destination = r.destination AND e.user_key = r.user_key AND e.seq < r.seq)
+        ORDER BY r.next_attempt_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+      ), runs AS (
+        SELECT f.id, f.seq FROM heads h
+        CROSS JOIN LATERAL (
+          SELECT f.id, f.seq FROM delivery_retries f
+          WHERE f.destination = $1 AND f.user_key = h.user_key AND f.seq > h.seq
+            AND f.seq < coalesce((SELECT min(g.seq) FROM delivery_retries g
+                                  WHERE g.destination = $1 AND g.user_key = h.user_key AND g.seq > h.seq
+                                    AND (g.next_attempt_at > now() OR g.claimed_until >= now())),
+                                 9223372036854775807)
+          ORDER BY f.seq
+          LIMIT $2) f
+      ), chosen AS (
+        SELECT id FROM heads
+        UNION ALL
+        (SELECT id FROM runs ORDER BY seq LIMIT greatest(0, $2 - (SELECT count(*) FROM heads)))
+      )
+      UPDATE delivery_retries SET claimed_until = now() + $3 * interval '1 millisecond'
+      WHERE id IN (SELECT id FROM chosen)
       RETURNING\s""" + COLUMNS;
 
   /** Rows parked per user of one destination: an ordered destination holds back these users' newer events. */

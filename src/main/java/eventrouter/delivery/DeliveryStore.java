@@ -4,6 +4,7 @@ import eventrouter.config.DestinationConfig.Stream;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -56,11 +57,18 @@ final class DeliveryStore {
     return pool.preparedQuery(DeliverySql.DELETE_RETRY).execute(Tuple.of(retryId)).mapEmpty();
   }
 
+  Future<Void> release(List<Long> retryIds) {
+    return pool.preparedQuery(DeliverySql.RELEASE).execute(Tuple.of(retryIds.toArray(Long[]::new))).mapEmpty();
+  }
+
   /** Claims up to {@code limit} due rows, oldest arrival first. */
   Future<List<Delivery>> claimDue(String destination, boolean ordered, int limit, long leaseMs,
       Collection<String> excludedUsers) {
-    return pool.preparedQuery(DeliverySql.CLAIM_DUE)
-        .execute(Tuple.of(destination, limit, leaseMs, ordered, excludedUsers.toArray(String[]::new)))
+    Future<RowSet<Row>> claim = ordered
+        ? pool.preparedQuery(DeliverySql.CLAIM_DUE_ORDERED)
+            .execute(Tuple.of(destination, limit, leaseMs, excludedUsers.toArray(String[]::new)))
+        : pool.preparedQuery(DeliverySql.CLAIM_DUE).execute(Tuple.of(destination, limit, leaseMs));
+    return claim
         .map(rows -> {
           List<Delivery> claimed = new ArrayList<>();
           for (Row row : rows) {

@@ -79,6 +79,8 @@ final class DestinationFeed {
 
   Future<Void> start() {
     consumer.partitionsRevokedHandler(offsets::revoked);
+    // Runs on this context before the poll that returns the new partitions' first records completes.
+    consumer.partitionsAssignedHandler(assigned -> worker.partitionsAssigned());
     Set<String> topics = new LinkedHashSet<>();
     if (destination.config().takes(Stream.EVENTS)) {
       topics.add(kafka.topic());
@@ -107,6 +109,8 @@ final class DestinationFeed {
     }
     throttle()
         .compose(v -> consumer.poll(Duration.ofMillis(POLL_MS)))
+        // An ordered destination's newly assigned users: their rows parked by the previous owner are counted first.
+        .compose(records -> worker.parkedInSync().map(records))
         .onComplete(ar -> {
           if (ar.failed()) {
             LOG.warn("delivery to {}: poll failed, continuing: {}", destination.id(), ar.cause().getMessage());

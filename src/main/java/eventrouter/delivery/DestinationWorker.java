@@ -18,6 +18,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,6 +45,8 @@ final class DestinationWorker {
   private static final long STORE_RETRY_BASE_MS = 200;
   private static final long STORE_RETRY_MAX_MS = 10_000;
   private static final int MAX_CLAIM = 500;
+  /** How often an ordered destination's counts of parked rows are checked against the store, which other nodes change. */
+  private static final long RESYNC_PARKED_MS = 5_000;
 
   private final Vertx vertx;
   /** The delivery verticle's context: every state change of this worker runs on it. */
@@ -64,6 +67,15 @@ final class DestinationWorker {
   private final Map<String, ArrayDeque<Delivery>> lanes = new HashMap<>();
   /** Ordered only: rows in the retry store per user (counted from the start of a park, so no newer event slips by). */
   private final Map<String, Integer> parkedPerUser = new HashMap<>();
+  /** Ordered only: users with a park under way (their row may not be in the store yet), by number of parks. */
+  private final Map<String, Integer> parksUnderWay = new HashMap<>();
+  /** Ordered only: users whose count changed while a resync's query was out; that resync leaves them lower at no point. */
+  private final Set<String> changedDuringResync = new HashSet<>();
+  /** Ordered only: completes once the counts reflect the store as read after the last partition assignment. */
+  private Future<Void> parkedInSync = Future.succeededFuture();
+  /** Ordered only: the resync whose query is out, if any. */
+  private Future<Void> resyncInFlight;
+  private long lastResyncNanos;
   /** Retry rows this worker holds, so that a re-claim after an expired lease does not double them. */
   private final Set<Long> claimedRows = new HashSet<>();
   private int inFlightRequests;
@@ -71,6 +83,8 @@ final class DestinationWorker {
   private long wakeTimer = -1;
   private long pollTimer = -1;
   private boolean polling;
+  /** Ordered only: a user's parked row left the store while a poll was out, so their next row may be due at once. */
+  private boolean pollAgain;
   private boolean stopped;
 
   /** Built on the delivery verticle's context, which it keeps. */
@@ -113,13 +127,71 @@ final class DestinationWorker {
 
   /** Loads the users with parked rows (ordered destinations) and starts polling the retry store. */
   Future<Void> start() {
-    Future<Void> loaded = policy.ordered()
-        ? store.parkedUsers(id()).map(counts -> {
-            parkedPerUser.putAll(counts);
-            return null;
-          })
-        : Future.succeededFuture();
-    return loaded.onSuccess(v -> pollTimer = vertx.setPeriodic(retryPollMs, t -> pollRetries()));
+    return resyncParked().onSuccess(v -> pollTimer = vertx.setPeriodic(retryPollMs, t -> {
+      if (policy.ordered() && resyncInFlight == null && System.nanoTime() - lastResyncNanos > RESYNC_PARKED_MS * 1_000_000) {
+        resyncParked().onFailure(e -> LOG.debug("delivery to {}: could not read parked users: {}", id(),
+            e.getMessage()));
+      }
+      pollRetries();
+    }));
+  }
+
+  /**
+   * The feed was given partitions: their previous owner, another node perhaps, may have parked rows of their users,
+   * which this worker has not counted. Their records wait for {@link #parkedInSync()} so that no user's newer event
+   * overtakes a parked one.
+   */
+  void partitionsAssigned() {
+    if (policy.ordered()) {
+      parkedInSync = durably(this::resyncParked, "reading the parked users");
+    }
+  }
+
+  /** Completes once the parked counts include every row parked before the last partition assignment. */
+  Future<Void> parkedInSync() {
+    return parkedInSync;
+  }
+
+  /**
+   * Ordered only: sets each user's count of parked rows to the store's. Other nodes change the store: a partition's
+   * previous owner parked rows this worker never counted, and any node's poller delivers rows whose user this worker
+   * counts, whose events would otherwise go through the store for good. A user with a park under way, or whose count
+   * changed while the query was out, is never lowered by it: its row may be missing from what was read.
+   */
+  private Future<Void> resyncParked() {
+    if (!policy.ordered()) {
+      return Future.succeededFuture();
+    }
+    if (resyncInFlight != null) {
+      return resyncInFlight.transform(ar -> resyncParked()); // the caller needs a read sent after its call
+    }
+    changedDuringResync.clear();
+    lastResyncNanos = System.nanoTime();
+    resyncInFlight = store.parkedUsers(id()).<Void>map(stored -> {
+      parkedPerUser.keySet().removeIf(user -> !stored.containsKey(user) && !mayBeUnread(user));
+      stored.forEach((user, rows) -> parkedPerUser.merge(user, rows,
+          (counted, read) -> mayBeUnread(user) ? Math.max(counted, read) : read));
+      return null;
+    }).andThen(ar -> {
+      changedDuringResync.clear();
+      resyncInFlight = null;
+    });
+    return resyncInFlight;
+  }
+
+  private boolean mayBeUnread(String user) {
+    return parksUnderWay.containsKey(user) || changedDuringResync.contains(user);
+  }
+
+  private void countParked(String user, int change) {
+    if (change > 0) {
+      parkedPerUser.merge(user, change, Integer::sum);
+    } else {
+      parkedPerUser.computeIfPresent(user, (k, n) -> n > 1 ? n - 1 : null);
+    }
+    if (resyncInFlight != null) {
+      changedDuringResync.add(user);
+    }
   }
 
   Future<Void> stop() {
@@ -255,10 +327,14 @@ final class DestinationWorker {
   private void park(Delivery d, long delayMs, String why) {
     boolean counts = policy.ordered() && d.retryId == null && d.userKey != null;
     if (counts) {
-      parkedPerUser.merge(d.userKey, 1, Integer::sum);
+      countParked(d.userKey, 1);
+      parksUnderWay.merge(d.userKey, 1, Integer::sum);
     }
     LOG.debug("delivery of {} to {} parked for {} ms: {}", d.messageId, id(), delayMs, why);
     durably(() -> store.park(d, delayMs), "parking " + d.messageId).onComplete(ar -> {
+      if (counts) {
+        parksUnderWay.computeIfPresent(d.userKey, (k, n) -> n > 1 ? n - 1 : null);
+      }
       if (counts && !(ar.succeeded() && ar.result())) {
         // already parked (a record read twice) or never parked (stopping): it does not add a row
         decrementParked(d.userKey);
@@ -306,10 +382,46 @@ final class DestinationWorker {
   /** A retry row is done with for now: delivered or dead ({@code gone}), or parked again. */
   private void forgetRow(Delivery d, boolean gone) {
     claimedRows.remove(d.retryId);
+    if (!gone && policy.ordered()) {
+      releaseRunBehind(d);
+    }
     if (gone && policy.ordered()) {
       decrementParked(d.userKey);
+      // The user's next parked row is due now: claim it without waiting for the next tick, so that a user whose
+      // events queued behind one failure drains at the destination's pace, not at one event per retryPollMs.
+      if (parkedPerUser.containsKey(d.userKey)) {
+        if (polling) {
+          pollAgain = true;
+        } else {
+          context.runOnContext(v -> pollRetries());
+        }
+      }
     }
     advanceLane(d);
+  }
+
+  /**
+   * Ordered only: a claimed row went back to the store (parked again), so the rows of its user claimed behind it in
+   * the same run must wait behind it again, in the store, rather than go out ahead of it.
+   */
+  private void releaseRunBehind(Delivery head) {
+    ArrayDeque<Delivery> lane = lanes.get(head.userKey);
+    if (lane == null || lane.peek() != head) {
+      return;
+    }
+    List<Long> released = new ArrayList<>();
+    for (Iterator<Delivery> behind = lane.iterator(); behind.hasNext(); ) {
+      Delivery next = behind.next();
+      if (next != head && next.retryId != null) {
+        behind.remove();
+        claimedRows.remove(next.retryId);
+        released.add(next.retryId);
+      }
+    }
+    if (!released.isEmpty()) {
+      store.release(released).onFailure(e -> LOG.debug("delivery to {}: could not release {} claims (they lapse with"
+          + " their lease): {}", id(), released.size(), e.getMessage()));
+    }
   }
 
   private void advanceLane(Delivery d) {
@@ -328,7 +440,7 @@ final class DestinationWorker {
   }
 
   private void decrementParked(String user) {
-    parkedPerUser.computeIfPresent(user, (k, n) -> n > 1 ? n - 1 : null);
+    countParked(user, -1);
   }
 
   /** The circuit just opened: what waits in memory is parked rather than held until the circuit closes. */
@@ -371,17 +483,28 @@ final class DestinationWorker {
     store.claimDue(id(), policy.ordered(), room, leaseMs, policy.ordered() ? Set.copyOf(lanes.keySet()) : Set.of())
         .onComplete(ar -> {
           polling = false;
+          if (pollAgain) {
+            pollAgain = false;
+            context.runOnContext(v -> pollRetries());
+          }
           if (ar.failed()) {
             LOG.warn("could not read the retry store of {}: {}", id(), ar.cause().getMessage());
             return;
           }
+          Set<String> usersClaimed = new HashSet<>(); // an ordered user's rows come oldest first, head then run
           for (Delivery d : ar.result()) {
             if (stopped || !claimedRows.add(d.retryId)) {
               continue;
             }
             if (policy.ordered()) {
-              if (lanes.containsKey(d.userKey)) {
+              ArrayDeque<Delivery> lane = lanes.get(d.userKey);
+              if (lane != null && !usersClaimed.contains(d.userKey)) {
                 claimedRows.remove(d.retryId); // a newer event of that user arrived meanwhile; the row waits
+                continue;
+              }
+              usersClaimed.add(d.userKey);
+              if (lane != null) {
+                lane.add(d); // behind the user's head from this claim
                 continue;
               }
               lanes.computeIfAbsent(d.userKey, k -> new ArrayDeque<>()).add(d);

@@ -89,9 +89,10 @@ public final class EmbeddedKafka implements AutoCloseable {
   private final FileChannel dataDirLock;
   private boolean closed;
 
-  private EmbeddedKafka(KafkaRaftServer server, int brokerPort, Path dataDir, FileChannel dataDirLock) {
+  private EmbeddedKafka(KafkaRaftServer server, String advertisedHost, int brokerPort, Path dataDir,
+      FileChannel dataDirLock) {
     this.server = server;
-    this.bootstrapServers = HOST + ":" + brokerPort;
+    this.bootstrapServers = advertisedHost + ":" + brokerPort;
     this.dataDir = dataDir;
     this.dataDirLock = dataDirLock;
   }
@@ -110,10 +111,27 @@ public final class EmbeddedKafka implements AutoCloseable {
    * @throws Exception if formatting or startup fails; nothing is left running then
    */
   public static EmbeddedKafka start(Path dataDir, int port) throws Exception {
-    Objects.requireNonNull(dataDir, "dataDir");
-    if (port < 0 || port > 65_535) {
-      throw new IllegalArgumentException("port out of range: " + port);
+    return start(dataDir, new Listener(HOST, port, HOST));
+  }
+
+  /**
+   * Where clients reach the broker: it binds {@code bindHost:port} and tells clients to connect to
+   * {@code advertisedHost:port}. The router's own broker is {@code 127.0.0.1} for both; a broker the nodes of a
+   * cluster share ({@link BrokerCommand}) binds a reachable interface and advertises the name they know it by.
+   */
+  public record Listener(String bindHost, int port, String advertisedHost) {
+    public Listener {
+      Objects.requireNonNull(bindHost, "bindHost");
+      Objects.requireNonNull(advertisedHost, "advertisedHost");
+      if (port < 0 || port > 65_535) {
+        throw new IllegalArgumentException("port out of range: " + port);
+      }
     }
+  }
+
+  /** As {@link #start(Path, int)}, on the given listener. */
+  public static EmbeddedKafka start(Path dataDir, Listener listener) throws Exception {
+    Objects.requireNonNull(dataDir, "dataDir");
     Path dir = dataDir.toAbsolutePath().normalize();
     if (Files.exists(dir)) {
       // Follow a symlinked data dir, so formatting renames into the link's target, not over the link.
@@ -128,7 +146,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     try {
       formatIfNeeded(dir);
       String clusterId = readClusterId(dir);
-      EmbeddedKafka kafka = startServer(dir, port, lock);
+      EmbeddedKafka kafka = startServer(dir, listener, lock);
       LOG.info("Embedded Kafka started on {} (cluster {}, data {}) in {} ms",
           kafka.bootstrapServers, clusterId, dir, (System.nanoTime() - startNanos) / 1_000_000);
       return kafka;
@@ -170,20 +188,21 @@ public final class EmbeddedKafka implements AutoCloseable {
     return "EmbeddedKafka[" + bootstrapServers + ", " + dataDir + "]";
   }
 
-  private static EmbeddedKafka startServer(Path dir, int port, FileChannel lock) throws Exception {
+  private static EmbeddedKafka startServer(Path dir, Listener listener, FileChannel lock) throws Exception {
+    int port = listener.port();
     for (int attempt = 1; ; attempt++) {
       int brokerPort = port != 0 ? port : freePort(-1);
       // The controller listener is internal (the broker half talks to the controller half over it),
       // so it always gets a fresh port; the static voter list is rebuilt on every start.
       int controllerPort = freePort(brokerPort);
       // doLog=false: KafkaConfig would otherwise dump all of its ~400 settings at INFO here.
-      KafkaConfig config = new KafkaConfig(serverProperties(dir, brokerPort, controllerPort), false);
+      KafkaConfig config = new KafkaConfig(serverProperties(dir, listener, brokerPort, controllerPort), false);
       KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
       try {
         // Returns once the broker has registered with the controller, caught up with the metadata
         // log and been unfenced, i.e. once it serves clients.
         server.startup();
-        return new EmbeddedKafka(server, brokerPort, dir, lock);
+        return new EmbeddedKafka(server, listener.advertisedHost(), brokerPort, dir, lock);
       } catch (Exception e) {
         // Release sockets, threads and Kafka's own directory lock before retrying or giving up.
         shutdownQuietly(server);
@@ -196,14 +215,14 @@ public final class EmbeddedKafka implements AutoCloseable {
           LOG.warn("Kafka could not bind its ports (attempt {}), retrying with others", attempt);
           continue;
         }
-        throw new IOException("Kafka could not listen on " + HOST + ":" + brokerPort
+        throw new IOException("Kafka could not listen on " + listener.bindHost() + ":" + brokerPort
             + " (clients) and " + HOST + ":" + controllerPort + " (controller)", e);
       }
     }
   }
 
   /** The broker configuration. Everything not set here is Kafka's default. */
-  private static Properties serverProperties(Path logDir, int brokerPort, int controllerPort) {
+  private static Properties serverProperties(Path logDir, Listener listener, int brokerPort, int controllerPort) {
     Properties p = new Properties();
 
     // One process, one node, both roles. With a static voter set (rather than a dynamic KIP-853
@@ -212,9 +231,10 @@ public final class EmbeddedKafka implements AutoCloseable {
     p.setProperty("node.id", String.valueOf(NODE_ID));
     p.setProperty("controller.quorum.voters", NODE_ID + "@" + HOST + ":" + controllerPort);
     p.setProperty("controller.listener.names", CONTROLLER_LISTENER);
-    p.setProperty("listeners", BROKER_LISTENER + "://" + HOST + ":" + brokerPort + ","
+    // The controller listener serves only this process's own broker half, so it stays on loopback.
+    p.setProperty("listeners", BROKER_LISTENER + "://" + listener.bindHost() + ":" + brokerPort + ","
         + CONTROLLER_LISTENER + "://" + HOST + ":" + controllerPort);
-    p.setProperty("advertised.listeners", BROKER_LISTENER + "://" + HOST + ":" + brokerPort);
+    p.setProperty("advertised.listeners", BROKER_LISTENER + "://" + listener.advertisedHost() + ":" + brokerPort);
     p.setProperty("inter.broker.listener.name", BROKER_LISTENER);
     p.setProperty("listener.security.protocol.map",
         BROKER_LISTENER + ":PLAINTEXT," + CONTROLLER_LISTENER + ":PLAINTEXT");
@@ -321,7 +341,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     int exitCode;
     try {
       try (OutputStream out = Files.newOutputStream(configFile)) {
-        serverProperties(staging, 0, 0).store(out, "EmbeddedKafka: for formatting only");
+        serverProperties(staging, new Listener(HOST, 0, HOST), 0, 0).store(out, "EmbeddedKafka: for formatting only");
       }
       try (PrintStream toolStream = new PrintStream(toolOutput, true, StandardCharsets.UTF_8)) {
         exitCode = StorageTool.execute(

@@ -18,6 +18,7 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.SocketAddress;
+import io.vertx.ext.web.AllowForwardHeaders;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.CorsHandler;
@@ -28,6 +29,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -89,6 +91,9 @@ public final class IngestVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     Router router = Router.router(vertx);
+    // Behind a trusted proxy, the client's address (context.ip, the per-IP rules) is the one it forwards.
+    router.allowForward(AllowForwardHeaders.valueOf(httpConfig.forwardedHeaders().toUpperCase(Locale.ROOT)
+        .replace('-', '_')));
     CorsHandler cors = Origins.corsHandler(sourcesByWriteKey.values());
     // Without an Origin (every SDK but a browser's) the CorsHandler has nothing to do, so it runs only with one.
     for (String path : List.of("/v1/*", "/beacon/*", "/pixel/*", "/sourceConfig", "/sourceConfig/")) {

@@ -27,8 +27,10 @@ public final class Await {
   /** Each check schedules the next, completing one promise: no future chain grows with the wait. */
   private static void check(Vertx vertx, long giveUpAt, String what, Supplier<Future<Boolean>> condition,
       Promise<Void> done) {
-    condition.get().otherwise(false).onComplete(ar -> {
-      if (Boolean.TRUE.equals(ar.result())) {
+    condition.get().onComplete(ar -> {
+      if (ar.failed() && ar.cause() instanceof AssertionError hopeless) {
+        done.tryFail(hopeless); // the condition says it can never hold (a process it waits for died)
+      } else if (Boolean.TRUE.equals(ar.result())) {
         done.tryComplete();
       } else if (System.nanoTime() > giveUpAt) {
         done.tryFail(new AssertionError("timed out waiting until " + what));
