@@ -243,8 +243,8 @@ public record RouterConfig(
   }
 
   public RouterConfig withHttpPort(int port) {
-    return new RouterConfig(new HttpConfig(http.host(), port, http.forwardedHeaders()), dataDir, nodeId, cluster, adminToken, sources,
-        defaultRateLimit, kafka, redis, postgres, ingest, realtime, warehouse, traits, delivery);
+    return new RouterConfig(new HttpConfig(http.host(), port, http.forwardedHeaders()), dataDir, nodeId, cluster,
+        adminToken, sources, defaultRateLimit, kafka, redis, postgres, ingest, realtime, warehouse, traits, delivery);
   }
 
   /** The source for a write key given by ROUTER_WRITE_KEYS: its id derives from the key without revealing it. */

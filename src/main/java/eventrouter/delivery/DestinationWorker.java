@@ -45,7 +45,7 @@ final class DestinationWorker {
   private static final long STORE_RETRY_BASE_MS = 200;
   private static final long STORE_RETRY_MAX_MS = 10_000;
   private static final int MAX_CLAIM = 500;
-  /** How often an ordered destination's counts of parked rows are checked against the store, which other nodes change. */
+  /** How often an ordered destination's parked counts are checked against the store, which other nodes change. */
   private static final long RESYNC_PARKED_MS = 5_000;
 
   private final Vertx vertx;
@@ -69,7 +69,7 @@ final class DestinationWorker {
   private final Map<String, Integer> parkedPerUser = new HashMap<>();
   /** Ordered only: users with a park under way (their row may not be in the store yet), by number of parks. */
   private final Map<String, Integer> parksUnderWay = new HashMap<>();
-  /** Ordered only: users whose count changed while a resync's query was out; that resync leaves them lower at no point. */
+  /** Ordered only: users whose count changed while a resync's query was out; that resync never lowers them. */
   private final Set<String> changedDuringResync = new HashSet<>();
   /** Ordered only: completes once the counts reflect the store as read after the last partition assignment. */
   private Future<Void> parkedInSync = Future.succeededFuture();
@@ -128,7 +128,8 @@ final class DestinationWorker {
   /** Loads the users with parked rows (ordered destinations) and starts polling the retry store. */
   Future<Void> start() {
     return resyncParked().onSuccess(v -> pollTimer = vertx.setPeriodic(retryPollMs, t -> {
-      if (policy.ordered() && resyncInFlight == null && System.nanoTime() - lastResyncNanos > RESYNC_PARKED_MS * 1_000_000) {
+      boolean resyncDue = System.nanoTime() - lastResyncNanos > RESYNC_PARKED_MS * 1_000_000;
+      if (policy.ordered() && resyncInFlight == null && resyncDue) {
         resyncParked().onFailure(e -> LOG.debug("delivery to {}: could not read parked users: {}", id(),
             e.getMessage()));
       }
