@@ -103,6 +103,9 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> MAX_REQUEST_BYTES = ConfigKey.integer("ingest.maxRequestBytes",
       "ROUTER_MAX_REQUEST_BYTES", 500 * 1024, 1024, 64 * 1024 * 1024,
       "largest request body after gzip decompression, in bytes");
+  public static final ConfigKey<Integer> BODY_TIMEOUT_MS = ConfigKey.integer("ingest.bodyTimeoutMs",
+      "ROUTER_BODY_TIMEOUT_MS", 30_000, 100, 3_600_000,
+      "longest a request body may take to arrive; a slower one is answered 408 and its connection closed");
   public static final ConfigKey<Integer> MAX_BATCH_EVENTS = ConfigKey.integer("ingest.maxBatchEvents",
       "ROUTER_MAX_BATCH_EVENTS", 2_500, 1, 100_000, "most events in one batch request");
   public static final ConfigKey<Integer> STREAM_MAX_UNACKED = ConfigKey.integer("stream.maxUnacked",
@@ -194,12 +197,40 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> DELIVERY_QUEUE_SIZE = ConfigKey.integer("delivery.queueSize",
       "ROUTER_DELIVERY_QUEUE_SIZE", 1_000, 1, 1_000_000,
       "default: records a destination holds unsettled; at that many, its feed stops reading until it catches up");
-  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_FAILURES = ConfigKey.integer("delivery.circuitFailures",
-      "ROUTER_DELIVERY_CIRCUIT_FAILURES", 5, 1, 10_000,
-      "default: retryable failures within 10 s that open a destination's circuit breaker");
-  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_RESET_MS = ConfigKey.integer("delivery.circuitResetMs",
-      "ROUTER_DELIVERY_CIRCUIT_RESET_MS", 10_000, 10, 3_600_000,
-      "default: how long an open circuit waits before it lets one trial request through");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_FAILURE_RATE = ConfigKey.integer(
+      "delivery.circuitFailureRate", "ROUTER_DELIVERY_CIRCUIT_FAILURE_RATE", 50, 1, 100,
+      "default: percentage of failed calls, or of slow ones, in the window that opens a destination's circuit");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_MIN_CALLS = ConfigKey.integer("delivery.circuitMinCalls",
+      "ROUTER_DELIVERY_CIRCUIT_MIN_CALLS", 100, 1, 100_000,
+      "default: calls the window must hold before their failure rate can open the circuit");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_WINDOW_MS = ConfigKey.integer("delivery.circuitWindowMs",
+      "ROUTER_DELIVERY_CIRCUIT_WINDOW_MS", 10_000, 1_000, 3_600_000,
+      "default: the sliding window of calls the failure rate is taken over (whole seconds)");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_SLOW_CALL_MS = ConfigKey.integer(
+      "delivery.circuitSlowCallMs", "ROUTER_DELIVERY_CIRCUIT_SLOW_CALL_MS", 5_000, 1, 3_600_000,
+      "default: a call that takes longer counts as slow, and slow calls open the circuit as failures do");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_OPEN_MS = ConfigKey.integer("delivery.circuitOpenMs",
+      "ROUTER_DELIVERY_CIRCUIT_OPEN_MS", 1_000, 10, 3_600_000,
+      "default: how long an open circuit waits before its trial calls; doubled after each failed trial round");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_OPEN_MAX_MS = ConfigKey.integer(
+      "delivery.circuitOpenMaxMs", "ROUTER_DELIVERY_CIRCUIT_OPEN_MAX_MS", 60_000, 10, 3_600_000,
+      "default: the longest an open circuit waits before its trial calls");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_TRIAL_CALLS = ConfigKey.integer(
+      "delivery.circuitTrialCalls", "ROUTER_DELIVERY_CIRCUIT_TRIAL_CALLS", 10, 1, 1_000,
+      "default: trial calls a half-open circuit lets through; their failure rate closes or reopens it");
+
+  /** A key that was replaced: a config that still sets it fails with what replaced it. */
+  public record ReplacedKey(String path, String env, String replacement) {
+  }
+
+  /** Every replaced key, so that an old config is refused with what to write instead, not read otherwise than meant. */
+  public static final List<ReplacedKey> REPLACED = List.of(
+      new ReplacedKey("delivery.circuitFailures", "ROUTER_DELIVERY_CIRCUIT_FAILURES", "the circuit breaker now opens"
+          + " on a share of failed calls: use delivery.circuitFailureRate (percent) and delivery.circuitMinCalls,"
+          + " over delivery.circuitWindowMs"),
+      new ReplacedKey("delivery.circuitResetMs", "ROUTER_DELIVERY_CIRCUIT_RESET_MS", "use delivery.circuitOpenMs (the"
+          + " first wait of an open circuit), delivery.circuitOpenMaxMs (the longest) and delivery.circuitTrialCalls"));
+
   public static final ConfigKey<Integer> DELIVERY_RETRY_POLL_MS = ConfigKey.integer("delivery.retryPollMs",
       "ROUTER_DELIVERY_RETRY_POLL_MS", 1_000, 10, 60_000,
       "how often each destination looks for parked deliveries that are due");
@@ -210,7 +241,7 @@ public final class ConfigKeys {
       KAFKA_ACK_TIMEOUT_MS, KAFKA_SESSION_TIMEOUT_MS,
       KAFKA_LINGER_MS, KAFKA_COMPRESSION, KAFKA_SIGNALS_LINGER_MS, KAFKA_SIGNALS_COMPRESSION, KAFKA_EMBEDDED_PORT,
       REDIS_URL, REDIS_EMBEDDED_PORT, PG_URL, PG_EMBEDDED_PORT, PG_POOL_SIZE,
-      INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_BATCH_EVENTS, STREAM_MAX_UNACKED, STREAM_PING_MS,
+      INGEST_INSTANCES, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, BODY_TIMEOUT_MS, MAX_BATCH_EVENTS, STREAM_MAX_UNACKED, STREAM_PING_MS,
       STREAM_IDLE_MS, STREAM_MAX_CONNECTIONS, RATE_LIMIT_EPS, RATE_LIMIT_BURST,
       RULES_FILE, TRAITS_FILE, TRAITS_REFRESH_MS, TRAITS_SWEEP_MS, TRAITS_BATCH_USERS,
       REALTIME_INSTANCES, REALTIME_GROUP, SESSION_TIMEOUT_MS, DEDUP_WINDOW_MS, STATE_TTL_MS,
@@ -218,5 +249,7 @@ public final class ConfigKeys {
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,
       WAREHOUSE_RETRY_MAX_MS, DESTINATIONS, DELIVERY_GROUP, DELIVERY_TIMEOUT_MS, DELIVERY_MAX_IN_FLIGHT,
       DELIVERY_MAX_ATTEMPTS, DELIVERY_RETRY_DEADLINE_MS, DELIVERY_BACKOFF_BASE_MS, DELIVERY_BACKOFF_MAX_MS,
-      DELIVERY_JITTER, DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURES, DELIVERY_CIRCUIT_RESET_MS, DELIVERY_RETRY_POLL_MS);
+      DELIVERY_JITTER, DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURE_RATE, DELIVERY_CIRCUIT_MIN_CALLS,
+      DELIVERY_CIRCUIT_WINDOW_MS, DELIVERY_CIRCUIT_SLOW_CALL_MS, DELIVERY_CIRCUIT_OPEN_MS, DELIVERY_CIRCUIT_OPEN_MAX_MS,
+      DELIVERY_CIRCUIT_TRIAL_CALLS, DELIVERY_RETRY_POLL_MS);
 }

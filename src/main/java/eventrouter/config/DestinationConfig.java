@@ -42,7 +42,23 @@ public record DestinationConfig(String id, Type type, boolean enabled, Set<Strea
    */
   public record DeliveryPolicy(int timeoutMs, int maxInFlight, int maxAttempts, long retryDeadlineMs,
       int backoffBaseMs, int backoffMaxMs, double jitter, double rateLimitPerSecond, boolean ordered, int queueSize,
-      int circuitFailures, int circuitResetMs) {
+      CircuitPolicy circuit) {
+  }
+
+  /**
+   * When a destination's circuit opens, and how it closes again. Each value falls back to the {@code delivery.circuit*}
+   * key of the same name.
+   *
+   * @param failureRate percentage of failed calls, or of slow calls, that opens the circuit
+   * @param minCalls calls the window must hold before the rate counts
+   * @param windowMs the sliding time window the rate is taken over
+   * @param slowCallMs a call longer than this is slow
+   * @param openMs the first wait of an open circuit before its trial calls; doubled after each failed round of trials
+   * @param openMaxMs the longest wait
+   * @param trialCalls trial calls let through while half-open
+   */
+  public record CircuitPolicy(int failureRate, int minCalls, int windowMs, int slowCallMs, int openMs, int openMaxMs,
+      int trialCalls) {
   }
 
   /**

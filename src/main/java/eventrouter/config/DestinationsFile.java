@@ -2,6 +2,7 @@ package eventrouter.config;
 
 import static eventrouter.config.ConfigKeys.*;
 
+import eventrouter.config.DestinationConfig.CircuitPolicy;
 import eventrouter.config.DestinationConfig.DeliveryPolicy;
 import eventrouter.config.DestinationConfig.Stream;
 import eventrouter.config.DestinationConfig.Type;
@@ -26,7 +27,8 @@ import java.util.Set;
 final class DestinationsFile {
   private static final Set<String> COMMON = Set.of("id", "type", "enabled", "streams", "filter", "payload",
       "timeoutMs", "maxInFlight", "maxAttempts", "retryDeadlineMs", "backoffBaseMs", "backoffMaxMs", "jitter",
-      "rateLimit", "ordered", "queueSize", "circuitFailures", "circuitResetMs");
+      "rateLimit", "ordered", "queueSize", "circuitFailureRate", "circuitMinCalls", "circuitWindowMs",
+      "circuitSlowCallMs", "circuitOpenMs", "circuitOpenMaxMs", "circuitTrialCalls");
   private static final Map<Type, Set<String>> BY_TYPE = Map.of(
       Type.WEBHOOK, Set.of("url", "secret", "headers", "batch"),
       Type.KAFKA, Set.of("bootstrap", "topic"),
@@ -62,6 +64,22 @@ final class DestinationsFile {
     return List.copyOf(destinations);
   }
 
+  private static CircuitPolicy circuit(Field field, CircuitPolicy defaults) {
+    CircuitPolicy circuit = new CircuitPolicy(
+        field.policy("circuitFailureRate", DELIVERY_CIRCUIT_FAILURE_RATE, defaults.failureRate()),
+        field.policy("circuitMinCalls", DELIVERY_CIRCUIT_MIN_CALLS, defaults.minCalls()),
+        field.policy("circuitWindowMs", DELIVERY_CIRCUIT_WINDOW_MS, defaults.windowMs()),
+        field.policy("circuitSlowCallMs", DELIVERY_CIRCUIT_SLOW_CALL_MS, defaults.slowCallMs()),
+        field.policy("circuitOpenMs", DELIVERY_CIRCUIT_OPEN_MS, defaults.openMs()),
+        field.policy("circuitOpenMaxMs", DELIVERY_CIRCUIT_OPEN_MAX_MS, defaults.openMaxMs()),
+        field.policy("circuitTrialCalls", DELIVERY_CIRCUIT_TRIAL_CALLS, defaults.trialCalls()));
+    if (circuit.openMaxMs() < circuit.openMs()) {
+      throw field.fail("circuitOpenMaxMs", "must be at least circuitOpenMs (" + circuit.openMs() + ")",
+          circuit.openMaxMs());
+    }
+    return circuit;
+  }
+
   private DestinationConfig destination(Object raw, int index) {
     String at = "destinations[" + index + "]";
     if (!(raw instanceof JsonObject json)) {
@@ -75,6 +93,12 @@ final class DestinationsFile {
     Field field = new Field(at, id, json);
     Type type = field.oneOf("type", Type.class, null);
     for (String name : json.fieldNames()) {
+      for (ReplacedKey replaced : REPLACED) {
+        if (replaced.path().equals("delivery." + name)) {
+          throw field.fail(name, "was replaced: " + replaced.replacement().replace("delivery.", ""),
+              json.getValue(name));
+        }
+      }
       if (!COMMON.contains(name) && !BY_TYPE.get(type).contains(name)) {
         throw field.fail(name, "is not a setting of a " + type.wireName() + " destination (known: "
             + new java.util.TreeSet<>(union(COMMON, BY_TYPE.get(type))) + ")", json.getValue(name));
@@ -99,8 +123,7 @@ final class DestinationsFile {
         field.rateLimit(),
         field.bool("ordered", false),
         field.policy("queueSize", DELIVERY_QUEUE_SIZE, defaults.queueSize()),
-        field.policy("circuitFailures", DELIVERY_CIRCUIT_FAILURES, defaults.circuitFailures()),
-        field.policy("circuitResetMs", DELIVERY_CIRCUIT_RESET_MS, defaults.circuitResetMs()));
+        circuit(field, defaults.circuit()));
     if (policy.backoffMaxMs() < policy.backoffBaseMs()) {
       throw field.fail("backoffMaxMs", "must be at least backoffBaseMs (" + policy.backoffBaseMs() + ")",
           policy.backoffMaxMs());

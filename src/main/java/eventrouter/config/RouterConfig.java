@@ -83,8 +83,8 @@ public record RouterConfig(
   public record PostgresConfig(String url, int embeddedPort, int poolSize) {
   }
 
-  public record IngestConfig(int instances, int maxEventBytes, int maxRequestBytes, int maxBatchEvents,
-      StreamConfig stream) {
+  public record IngestConfig(int instances, int maxEventBytes, int maxRequestBytes, int bodyTimeoutMs,
+      int maxBatchEvents, StreamConfig stream) {
   }
 
   /** The WebSocket endpoint /v1/stream. */
@@ -181,7 +181,8 @@ public record RouterConfig(
           + KAFKA_REJECTS_TOPIC.path() + " must all differ (got " + kafka.topics() + ")");
     }
     IngestConfig ingest = new IngestConfig(settings.get(INGEST_INSTANCES), settings.get(MAX_EVENT_BYTES),
-        settings.get(MAX_REQUEST_BYTES), settings.get(MAX_BATCH_EVENTS), new StreamConfig(
+        settings.get(MAX_REQUEST_BYTES), settings.get(BODY_TIMEOUT_MS), settings.get(MAX_BATCH_EVENTS),
+        new StreamConfig(
             settings.get(STREAM_MAX_UNACKED), settings.get(STREAM_PING_MS), settings.get(STREAM_IDLE_MS),
             settings.get(STREAM_MAX_CONNECTIONS)));
     if (ingest.stream().idleTimeoutMs() <= ingest.stream().pingIntervalMs()) {
@@ -225,11 +226,18 @@ public record RouterConfig(
         settings.get(DELIVERY_MAX_IN_FLIGHT), settings.get(DELIVERY_MAX_ATTEMPTS),
         settings.get(DELIVERY_RETRY_DEADLINE_MS), settings.get(DELIVERY_BACKOFF_BASE_MS),
         settings.get(DELIVERY_BACKOFF_MAX_MS), settings.get(DELIVERY_JITTER), 0, false,
-        settings.get(DELIVERY_QUEUE_SIZE), settings.get(DELIVERY_CIRCUIT_FAILURES),
-        settings.get(DELIVERY_CIRCUIT_RESET_MS));
+        settings.get(DELIVERY_QUEUE_SIZE), new DestinationConfig.CircuitPolicy(
+            settings.get(DELIVERY_CIRCUIT_FAILURE_RATE), settings.get(DELIVERY_CIRCUIT_MIN_CALLS),
+            settings.get(DELIVERY_CIRCUIT_WINDOW_MS), settings.get(DELIVERY_CIRCUIT_SLOW_CALL_MS),
+            settings.get(DELIVERY_CIRCUIT_OPEN_MS), settings.get(DELIVERY_CIRCUIT_OPEN_MAX_MS),
+            settings.get(DELIVERY_CIRCUIT_TRIAL_CALLS)));
     if (defaults.backoffMaxMs() < defaults.backoffBaseMs()) {
       throw new ConfigException(DELIVERY_BACKOFF_MAX_MS.path() + " (" + defaults.backoffMaxMs()
           + ") must be at least " + DELIVERY_BACKOFF_BASE_MS.path() + " (" + defaults.backoffBaseMs() + ")");
+    }
+    if (defaults.circuit().openMaxMs() < defaults.circuit().openMs()) {
+      throw new ConfigException(DELIVERY_CIRCUIT_OPEN_MAX_MS.path() + " (" + defaults.circuit().openMaxMs()
+          + ") must be at least " + DELIVERY_CIRCUIT_OPEN_MS.path() + " (" + defaults.circuit().openMs() + ")");
     }
     String file = settings.get(DESTINATIONS);
     List<DestinationConfig> destinations = DestinationsFile.read(Path.of(file), settings.isSet(DESTINATIONS), defaults);

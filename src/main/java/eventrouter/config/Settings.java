@@ -82,6 +82,14 @@ public final class Settings {
 
   /** A misspelt key would otherwise be ignored silently, which is worse than failing. */
   private void rejectUnknownKeys() {
+    for (ConfigKeys.ReplacedKey replaced : ConfigKeys.REPLACED) {
+      if (lookup(replaced.path()) != null) {
+        throw new ConfigException(replaced.path() + " in " + fileName + " was replaced: " + replaced.replacement());
+      }
+      if (env.containsKey(replaced.env())) {
+        throw new ConfigException(replaced.env() + " was replaced: " + replaced.replacement());
+      }
+    }
     Set<String> known = new TreeSet<>(SECTIONS_WITHOUT_KEYS);
     for (ConfigKey<?> key : ConfigKeys.ALL) {
       known.add(key.path());

@@ -13,8 +13,9 @@ import java.util.function.Supplier;
  * One destination's meters, tagged {@code destination=<id>}: {@code router.delivery.attempts}, {@code .successes},
  * {@code .failures} (tag {@code class}: retryable, permanent, circuit_open), {@code .retries} (parked for another
  * attempt), {@code .dead_letters}, {@code .filter_errors}, the gauges {@code .in_flight}, {@code .queued} and
- * {@code .circuit_state} (0 closed, 1 half-open, 2 open), and the timer {@code router.delivery.latency} from the
- * event's {@code receivedAt} to its delivery.
+ * {@code .circuit_state} (0 closed, 1 half-open, 2 open), {@code .circuit_failure_rate} and
+ * {@code .circuit_slow_call_rate} (percent of the window's calls), the counter {@code .circuit_not_permitted}, and the
+ * timer {@code router.delivery.latency} from the event's {@code receivedAt} to its delivery.
  */
 final class DeliveryMetrics {
   static final String PREFIX = "router.delivery.";
@@ -26,11 +27,12 @@ final class DeliveryMetrics {
   private final Counter retries;
   private final Counter deadLetters;
   private final Counter filterErrors;
+  private final Counter notPermitted;
   private final Timer latency;
   private final ConcurrentHashMap<String, Counter> failures = new ConcurrentHashMap<>();
 
   DeliveryMetrics(MeterRegistry registry, String destination, Supplier<Number> inFlight, Supplier<Number> queued,
-      Supplier<Number> circuitState) {
+      Supplier<Number> circuitState, Supplier<Number> failureRate, Supplier<Number> slowCallRate) {
     this.registry = registry;
     this.tags = Tags.of("destination", destination);
     this.attempts = registry.counter(PREFIX + "attempts", tags);
@@ -46,6 +48,18 @@ final class DeliveryMetrics {
     Gauge.builder(PREFIX + "in_flight", inFlight).tags(tags).register(registry);
     Gauge.builder(PREFIX + "queued", queued).tags(tags).register(registry);
     Gauge.builder(PREFIX + "circuit_state", circuitState).tags(tags).register(registry);
+    Gauge.builder(PREFIX + "circuit_failure_rate", failureRate).tags(tags)
+        .description("failed calls in the circuit's window, in percent; -1 until it holds circuitMinCalls")
+        .register(registry);
+    Gauge.builder(PREFIX + "circuit_slow_call_rate", slowCallRate).tags(tags)
+        .description("slow calls in the circuit's window, in percent; -1 until it holds circuitMinCalls")
+        .register(registry);
+    this.notPermitted = registry.counter(PREFIX + "circuit_not_permitted", tags);
+  }
+
+  /** Deliveries the circuit did not let through (open, or half-open with its trials out): parked instead. */
+  void notPermitted(int deliveries) {
+    notPermitted.increment(deliveries);
   }
 
   void attempts(int n) {

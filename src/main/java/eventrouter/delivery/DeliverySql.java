@@ -31,21 +31,24 @@ final class DeliverySql {
   /** Gives up claims before their lease runs out: the rows are due again at once. */
   static final String RELEASE = "UPDATE delivery_retries SET claimed_until = NULL WHERE id = ANY($1::bigint[])";
 
-  /** Claims due rows of one unordered destination ({@code $1}) for {@code $3} ms, at most {@code $2}. */
+  /**
+   * Claims due rows of one unordered destination ({@code $1}) for {@code $3} ms, at most {@code $2}: the longest due
+   * first, or, for the trials of a half-open circuit ({@code $4}), those with the most attempts behind them first.
+   */
   static final String CLAIM_DUE = """
       UPDATE delivery_retries SET claimed_until = now() + $3 * interval '1 millisecond'
       WHERE id IN (
         SELECT r.id FROM delivery_retries r
         WHERE r.destination = $1 AND r.next_attempt_at <= now()
           AND (r.claimed_until IS NULL OR r.claimed_until < now())
-        ORDER BY r.next_attempt_at
+        ORDER BY CASE WHEN $4 THEN r.attempts ELSE 0 END DESC, r.next_attempt_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED)
       RETURNING\s""" + COLUMNS;
 
   /**
    * Claims due rows of one ordered destination ({@code $1}) for {@code $3} ms, at most {@code $2}, leaving alone the
-   * users this router still holds in memory ({@code $4}). A user's rows are claimed oldest first (by {@code seq}):
+   * users this router still holds in memory ({@code $4}); heads with the most attempts first for trials ({@code $5}). A user's rows are claimed oldest first (by {@code seq}):
    * the head (the user's oldest row, locked, so that only one claimer takes a user), then the rows behind it that are
    * due too, up to the first that is not. Rows behind the heads are cut oldest first, which keeps each user's a
    * prefix, so a user whose events queued behind one failure drains a run at a time rather than a row a claim.
@@ -58,7 +61,7 @@ final class DeliverySql {
           AND NOT (coalesce(r.user_key, '') = ANY($4::text[]))
           AND NOT EXISTS (SELECT 1 FROM delivery_retries e
                           WHERE e.destination = r.destination AND e.user_key = r.user_key AND e.seq < r.seq)
-        ORDER BY r.next_attempt_at
+        ORDER BY CASE WHEN $5 THEN r.attempts ELSE 0 END DESC, r.next_attempt_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
       ), runs AS (

@@ -61,13 +61,17 @@ final class DeliveryStore {
     return pool.preparedQuery(DeliverySql.RELEASE).execute(Tuple.of(retryIds.toArray(Long[]::new))).mapEmpty();
   }
 
-  /** Claims up to {@code limit} due rows, oldest arrival first. */
+  /**
+   * Claims up to {@code limit} due rows, returned oldest arrival first.
+   *
+   * @param trial for a half-open circuit's trials: the rows with the most attempts behind them are taken first
+   */
   Future<List<Delivery>> claimDue(String destination, boolean ordered, int limit, long leaseMs,
-      Collection<String> excludedUsers) {
+      Collection<String> excludedUsers, boolean trial) {
     Future<RowSet<Row>> claim = ordered
         ? pool.preparedQuery(DeliverySql.CLAIM_DUE_ORDERED)
-            .execute(Tuple.of(destination, limit, leaseMs, excludedUsers.toArray(String[]::new)))
-        : pool.preparedQuery(DeliverySql.CLAIM_DUE).execute(Tuple.of(destination, limit, leaseMs));
+            .execute(Tuple.of(destination, limit, leaseMs, excludedUsers.toArray(String[]::new), trial))
+        : pool.preparedQuery(DeliverySql.CLAIM_DUE).execute(Tuple.of(destination, limit, leaseMs, trial));
     return claim
         .map(rows -> {
           List<Delivery> claimed = new ArrayList<>();

@@ -3,10 +3,6 @@ package eventrouter.delivery;
 import eventrouter.config.DestinationConfig;
 import eventrouter.config.DestinationConfig.DeliveryPolicy;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.vertx.circuitbreaker.CircuitBreaker;
-import io.vertx.circuitbreaker.CircuitBreakerOptions;
-import io.vertx.circuitbreaker.CircuitBreakerState;
-import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -57,7 +53,7 @@ final class DestinationWorker {
   private final DeliveryStore store;
   private final Clock clock;
   private final long retryPollMs;
-  private final CircuitBreaker breaker;
+  private final DestinationCircuit circuit;
   private final TokenBucket rateLimit;
   private final DeliveryMetrics metrics;
 
@@ -98,19 +94,12 @@ final class DestinationWorker {
     this.store = store;
     this.clock = clock;
     this.retryPollMs = retryPollMs;
-    this.breaker = CircuitBreaker.create("delivery-" + destination.id(), vertx, new CircuitBreakerOptions()
-            .setMaxFailures(policy.circuitFailures())
-            .setTimeout(-1) // every sender bounds its own calls by the destination's timeout
-            .setResetTimeout(policy.circuitResetMs())
-            .setFallbackOnFailure(false)
-            .setNotificationAddress(null))
-        // Only failures that say the destination is unwell open the circuit; a 400 says the event is at fault.
-        .failurePolicy(future -> future.failed() && !(future.cause() instanceof PermanentDeliveryException))
-        .openHandler(v -> context.runOnContext(x -> spillReady()))
-        .halfOpenHandler(v -> context.runOnContext(x -> pollRetries()));
+    // Opening parks what waits in memory; half-opening and closing look for due deliveries at once.
+    this.circuit = new DestinationCircuit(destination.id(), policy.circuit(), vertx, context, this::spillReady,
+        this::pollRetries, this::pollRetries);
     this.rateLimit = new TokenBucket(policy.rateLimitPerSecond(), System::nanoTime);
     this.metrics = new DeliveryMetrics(registry, destination.id(), () -> inFlightDeliveries, ready::size,
-        this::circuitState);
+        () -> circuit.state().ordinal(), circuit::failureRate, circuit::slowCallRate);
   }
 
   String id() {
@@ -199,7 +188,7 @@ final class DestinationWorker {
     stopped = true;
     vertx.cancelTimer(pollTimer);
     vertx.cancelTimer(wakeTimer);
-    breaker.close();
+    circuit.close();
     return sender.close();
   }
 
@@ -231,7 +220,7 @@ final class DestinationWorker {
   private void startHead(Delivery d) {
     if (policy.ordered() && d.retryId == null && parkedPerUser.getOrDefault(d.userKey, 0) > 0) {
       park(d, 0, "waits behind an earlier event of user " + d.userKey);
-    } else if (breaker.state() == CircuitBreakerState.OPEN) {
+    } else if (circuit.state() == DestinationCircuit.State.OPEN) {
       parkWhileOpen(d);
     } else {
       d.readyAtNanos = System.nanoTime();
@@ -274,19 +263,33 @@ final class DestinationWorker {
   }
 
   private void attempt(List<Delivery> batch) {
+    DestinationCircuit.Call call = circuit.tryAcquire();
+    if (call == null) {
+      // Open, or half-open with this round's trials out: the batch waits for the circuit, without an attempt.
+      metrics.notPermitted(batch.size());
+      batch.forEach(this::parkWhileOpen);
+      return;
+    }
     inFlightRequests++;
     inFlightDeliveries += batch.size();
-    breaker.<Void>execute(() -> {
-      Instant now = clock.instant();
-      batch.forEach(d -> d.recordAttempt(now));
-      metrics.attempts(batch.size());
-      return sender.send(batch);
-    }).onComplete(result -> {
+    Instant now = clock.instant();
+    batch.forEach(d -> d.recordAttempt(now));
+    metrics.attempts(batch.size());
+    send(batch).onComplete(result -> {
+      circuit.record(call, result.cause());
       inFlightRequests--;
       inFlightDeliveries -= batch.size();
       batch.forEach(d -> settle(d, result));
       dispatch();
     });
+  }
+
+  private Future<Void> send(List<Delivery> batch) {
+    try {
+      return sender.send(batch);
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e); // a sender's bug fails its call, and only that
+    }
   }
 
   private void settle(Delivery d, AsyncResult<Void> result) {
@@ -301,9 +304,7 @@ final class DestinationWorker {
       return;
     }
     Throwable error = result.cause();
-    if (error instanceof OpenCircuitException) {
-      parkWhileOpen(d);
-    } else if (error instanceof PermanentDeliveryException permanent) {
+    if (error instanceof PermanentDeliveryException permanent) {
       d.recordFailure(permanent.status(), permanent.getMessage());
       metrics.failure("permanent");
       deadLetter(d);
@@ -459,7 +460,7 @@ final class DestinationWorker {
           + policy.retryDeadlineMs() + " ms passed while the circuit was open");
       deadLetter(d);
     } else {
-      park(d, policy.circuitResetMs(), "circuit open");
+      park(d, circuit.currentWaitMs(), "circuit open");
     }
   }
 
@@ -468,20 +469,21 @@ final class DestinationWorker {
     if (polling || stopped) {
       return;
     }
-    CircuitBreakerState state = breaker.state();
-    if (state == CircuitBreakerState.OPEN) {
+    DestinationCircuit.State state = circuit.state();
+    if (state == DestinationCircuit.State.OPEN) {
       expireWhileOpen();
       return;
     }
-    int room = state == CircuitBreakerState.OPEN ? 0
-        : state == CircuitBreakerState.HALF_OPEN ? 1
+    boolean trial = state == DestinationCircuit.State.HALF_OPEN;
+    int room = trial ? policy.circuit().trialCalls() - inFlightRequests
         : Math.min(MAX_CLAIM, policy.queueSize() - ready.size() - inFlightDeliveries);
     if (room <= 0) {
       return;
     }
     polling = true;
     long leaseMs = 2L * policy.timeoutMs() + Math.max(5_000, sender.batchMaxMs());
-    store.claimDue(id(), policy.ordered(), room, leaseMs, policy.ordered() ? Set.copyOf(lanes.keySet()) : Set.of())
+    store.claimDue(id(), policy.ordered(), room, leaseMs, policy.ordered() ? Set.copyOf(lanes.keySet()) : Set.of(),
+            trial)
         .onComplete(ar -> {
           polling = false;
           if (pollAgain) {
@@ -557,19 +559,13 @@ final class DestinationWorker {
     });
   }
 
-  private int circuitState() {
-    return switch (breaker.state()) {
-      case CLOSED -> 0;
-      case HALF_OPEN -> 1;
-      case OPEN -> 2;
-    };
-  }
+
 
   /** The in-memory picture, for tests and logs. */
   @Override
   public String toString() {
     return "DestinationWorker[" + id() + ", ready=" + ready.size() + ", inFlight=" + inFlightDeliveries
-        + ", lanes=" + lanes.size() + ", parkedUsers=" + parkedPerUser.size() + ", circuit=" + breaker.state() + "]";
+        + ", lanes=" + lanes.size() + ", parkedUsers=" + parkedPerUser.size() + ", circuit=" + circuit.state() + "]";
   }
 
   DestinationConfig config() {

@@ -160,8 +160,8 @@ public final class EventNormalizer {
     private final Instant batchSentAt;
     private final ObjectNode contextDefaults;
     private final ObjectNode integrationsDefaults;
-    /** Where the body holds a backslash-u0000 escape, in order. */
-    private final int[] nulEscapes;
+    /** Where the body may hold something the warehouse cannot store ({@link #suspects}), in order. */
+    private final int[] suspects;
     private String batchSentAtText;
     private byte[] contextFromBatch;
     private byte[] integrationsFromBatch;
@@ -197,7 +197,7 @@ public final class EventNormalizer {
       this.batchSentAt = sentAt;
       this.contextDefaults = body.batch() ? objectOrNull(body.envelope().get("context")) : null;
       this.integrationsDefaults = body.batch() ? objectOrNull(body.envelope().get("integrations")) : null;
-      this.nulEscapes = nulEscapes(rawBody);
+      this.suspects = suspects(rawBody);
     }
 
     LogRecord normalizeAt(int i) {
@@ -206,8 +206,8 @@ public final class EventNormalizer {
             + " bytes, more than the limit of " + maxEventBytes + " bytes per event");
       }
       EventScan scan = body.scan(i);
-      boolean mayHoldNul = scan != null ? holdsNulEscape(scan.start, scan.end()) : nulEscapes.length > 0;
-      if (scan != null && !mayHoldNul) {
+      boolean suspect = scan != null ? holdsSuspect(scan.start, scan.end()) : suspects.length > 0;
+      if (scan != null && !suspect) {
         LogRecord record = normalizeScanned(scan);
         if (record != null) {
           return record;
@@ -215,8 +215,8 @@ public final class EventNormalizer {
       }
       String where = body.batch() ? "batch[" + i + "]" : "";
       ObjectNode event = body.event(i);
-      if (mayHoldNul) {
-        rejectNul(event, where);
+      if (suspect) {
+        rejectUnstorable(event, where);
       }
       return normalizeTree(event, where);
     }
@@ -474,13 +474,13 @@ public final class EventNormalizer {
       }
     }
 
-    private boolean holdsNulEscape(int from, int to) {
-      if (nulEscapes.length == 0) {
+    private boolean holdsSuspect(int from, int to) {
+      if (suspects.length == 0) {
         return false;
       }
-      int at = Arrays.binarySearch(nulEscapes, from);
+      int at = Arrays.binarySearch(suspects, from);
       int next = at >= 0 ? at : -at - 1;
-      return next < nulEscapes.length && nulEscapes[next] < to;
+      return next < suspects.length && suspects[next] < to;
     }
 
     private String batchSentAtText() {
@@ -822,34 +822,59 @@ public final class EventNormalizer {
     }
   }
 
-  /** Postgres text and jsonb cannot hold U+0000, so such an event would be accepted but could never be stored. */
-  private static void rejectNul(JsonNode node, String path) {
-    if (node.isTextual() && node.asText().indexOf('\0') >= 0) {
-      throw IngestException.invalidEvent("nul_character", path + " contains a NUL character (\\u0000), which the warehouse cannot store");
-    }
-    if (node.isObject()) {
+  /**
+   * What an event may carry as JSON but Postgres' jsonb cannot store, so that it would be acknowledged and then never
+   * stored: U+0000 (in a value or a name), a UTF-16 surrogate without its pair, and a number beyond a double's range
+   * (about ±1.8e308, JSON's numbers in every SDK; Jackson reads such a number as infinite). A number too small for a
+   * double is read as 0 and stored so.
+   */
+  private static void rejectUnstorable(JsonNode node, String path) {
+    if (node.isTextual()) {
+      rejectUnstorableText(node.asText(), path, false);
+    } else if (node.isNumber()) {
+      if ((node.isDouble() || node.isFloat()) && !Double.isFinite(node.doubleValue())) {
+        throw IngestException.invalidEvent("number_out_of_range", path + " is a number beyond the range of a JSON"
+            + " number (about ±1.8e308), which the warehouse cannot store");
+      }
+    } else if (node.isObject()) {
       for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> entry = it.next();
         String child = name(path, entry.getKey());
-        if (entry.getKey().indexOf('\0') >= 0) {
-          throw IngestException.invalidEvent("nul_character", child + " has a field name with a NUL character (\\u0000), which the"
-              + " warehouse cannot store");
-        }
-        rejectNul(entry.getValue(), child);
+        rejectUnstorableText(entry.getKey(), child, true);
+        rejectUnstorable(entry.getValue(), child);
       }
     } else if (node.isArray()) {
       for (int i = 0; i < node.size(); i++) {
-        rejectNul(node.get(i), path + "[" + i + "]");
+        rejectUnstorable(node.get(i), path + "[" + i + "]");
+      }
+    }
+  }
+
+  private static void rejectUnstorableText(String text, String path, boolean name) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '\0') {
+        throw IngestException.invalidEvent("nul_character", path + (name ? " has a field name with" : " contains")
+            + " a NUL character (\\u0000), which the warehouse cannot store");
+      }
+      if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++; // a pair: one character
+      } else if (Character.isSurrogate(c)) {
+        throw IngestException.invalidEvent("unpaired_surrogate", path + (name ? " has a field name with" : " contains")
+            + String.format(" \\u%04x, half of a UTF-16 surrogate pair without its other half, which the warehouse"
+            + " cannot store", (int) c));
       }
     }
   }
 
   /**
-   * Where the body holds the six bytes {@code \u0000}, the only way JSON can carry a NUL character. An escaped
-   * backslash followed by {@code u0000} is a false alarm, which the tree check ({@link #rejectNul}) then clears.
-   * Eight bytes at a time: most bodies hold few backslashes, and the words without one are passed over whole.
+   * Where the body may hold what {@link #rejectUnstorable} refuses, in order: the backslash-u escapes of U+0000 and
+   * of U+D800 to U+DFFF, an exponent of three digits or more after a digit, and bytes that are never
+   * UTF-8 or encode a surrogate. The events holding one go the tree path, whose check decides: most are false alarms
+   * (an escaped backslash, a surrogate pair, an exponent in a string). Escapes are found eight bytes at a time, as most
+   * bodies hold few backslashes; the rest is one pass over the bytes.
    */
-  static int[] nulEscapes(byte[] body) {
+  static int[] suspects(byte[] body) {
     int[] found = NONE;
     int count = 0;
     int i = 0;
@@ -857,23 +882,64 @@ public final class EventNormalizer {
       long word = (long) LONGS.get(body, i) ^ 0x5C5C5C5C5C5C5C5CL; // a backslash becomes a zero byte
       if (((word - 0x0101010101010101L) & ~word & 0x8080808080808080L) != 0) {
         for (int j = i; j < i + Long.BYTES; j++) {
-          if (isNulEscape(body, j)) {
+          if (isSuspectEscape(body, j)) {
             found = add(found, count++, j);
           }
         }
       }
     }
     for (; i < body.length; i++) {
-      if (isNulEscape(body, i)) {
+      if (isSuspectEscape(body, i)) {
         found = add(found, count++, i);
       }
     }
-    return count == found.length ? found : Arrays.copyOf(found, count);
+    int escapes = count;
+    for (int j = 0; j < body.length; j++) {
+      int b = body[j] & 0xFF;
+      boolean suspect = (b == 'e' || b == 'E') ? isLongExponent(body, j)
+          : b >= 0xC0 && (b <= 0xC1 || b >= 0xF5 || (b == 0xED && j + 1 < body.length && (body[j + 1] & 0xFF) >= 0xA0));
+      if (suspect) {
+        found = add(found, count++, j);
+      }
+    }
+    if (count == 0) {
+      return NONE;
+    }
+    int[] sorted = Arrays.copyOf(found, count);
+    if (escapes > 0 && escapes < count) {
+      Arrays.sort(sorted);
+    }
+    return sorted;
   }
 
-  private static boolean isNulEscape(byte[] body, int at) {
-    return body[at] == '\\' && at + 5 < body.length && body[at + 1] == 'u' && body[at + 2] == '0'
-        && body[at + 3] == '0' && body[at + 4] == '0' && body[at + 5] == '0';
+  /** The backslash-u escape of U+0000, or of a UTF-16 surrogate (U+D800 to U+DFFF). */
+  private static boolean isSuspectEscape(byte[] body, int at) {
+    if (body[at] != '\\' || at + 5 >= body.length || body[at + 1] != 'u') {
+      return false;
+    }
+    byte first = body[at + 2];
+    byte second = body[at + 3];
+    boolean nul = first == '0' && second == '0' && body[at + 4] == '0' && body[at + 5] == '0';
+    boolean surrogate = (first == 'd' || first == 'D')
+        && ((second >= '8' && second <= '9') || (second >= 'a' && second <= 'f') || (second >= 'A' && second <= 'F'));
+    return nul || surrogate;
+  }
+
+  /** An exponent marker after a digit, followed by a sign or none and at least three digits. */
+  private static boolean isLongExponent(byte[] body, int at) {
+    if (at == 0 || body[at - 1] < '0' || body[at - 1] > '9') {
+      return false;
+    }
+    int j = at + 1;
+    if (j < body.length && (body[j] == '+' || body[j] == '-')) {
+      j++;
+    }
+    int digits = 0;
+    while (j < body.length && body[j] >= '0' && body[j] <= '9' && digits < 3) {
+      j++;
+      digits++;
+    }
+    return digits == 3;
   }
 
   private static int[] add(int[] found, int count, int position) {

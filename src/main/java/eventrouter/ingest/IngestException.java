@@ -47,6 +47,10 @@ public final class IngestException extends RuntimeException {
     return new IngestException(404, "not_found", message, 0);
   }
 
+  public static IngestException requestTimeout(String message) {
+    return new IngestException(408, "request_timeout", message, 0);
+  }
+
   public static IngestException tooLarge(String message) {
     return new IngestException(413, "too_large", message, 0);
   }

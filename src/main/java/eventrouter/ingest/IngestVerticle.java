@@ -15,6 +15,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.SocketAddress;
@@ -140,6 +141,9 @@ public final class IngestVerticle extends VerticleBase {
         // connection.
         .setDecompressionSupported(false)
         .setTcpNoDelay(true)
+        // A keep-alive connection with nothing on it for two minutes is closed (clients open another). WebSockets
+        // stay open: the router pings them, and closes one itself after stream.idleTimeoutMs without a pong.
+        .setIdleTimeout((int) Math.max(120, ingestConfig.stream().idleTimeoutMs() / 1000 + 30))
         // StreamEndpoint refuses a message over the limit with close code 1009 as its frames arrive; these only
         // keep Netty from ever buffering more.
         .setMaxWebSocketFrameSize(ingestConfig.maxRequestBytes())
@@ -210,7 +214,7 @@ public final class IngestVerticle extends VerticleBase {
   }
 
   private void ingest(RoutingContext ctx, EventType type) {
-    RequestBodies.read(ctx.request(), ingestConfig.maxRequestBytes())
+    RequestBodies.read(vertx, ctx.request(), ingestConfig.maxRequestBytes(), ingestConfig.bodyTimeoutMs())
         .compose(bytes -> store(ctx, type, bytes))
         .onSuccess(rejected -> respond(ctx, type, rejected))
         .onFailure(ctx::fail);
@@ -384,6 +388,9 @@ public final class IngestVerticle extends VerticleBase {
       // The CorsHandler refuses this way an Origin it cannot parse, or one that no source allows.
       respondError(ctx, 403, "the Origin header \"" + ctx.request().getHeader(HttpHeaders.ORIGIN)
           + "\" is not an origin (scheme://host[:port]) that a source allows", 0);
+    } else if (ctx.request().version() != HttpVersion.HTTP_2 && ctx.request().getHeader(HttpHeaders.HOST) == null) {
+      // Vert.x Web cannot route an HTTP/1.1 request without a Host header; it is the client's mistake.
+      respondError(ctx, 400, "the Host header is missing: every HTTP/1.1 request must have one", 0);
     } else if (failure == null && ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
       respondError(ctx, ctx.statusCode(), ctx.response().getStatusMessage(), 0);
     } else {
@@ -398,6 +405,9 @@ public final class IngestVerticle extends VerticleBase {
     }
     if (retryAfterSeconds > 0) {
       ctx.response().putHeader(HttpHeaders.RETRY_AFTER, Long.toString(retryAfterSeconds));
+    }
+    if (status == 408) {
+      ctx.response().putHeader(HttpHeaders.CONNECTION, "close"); // the sender stalled: do not wait on it any more
     }
     ctx.response()
         .setStatusCode(status)

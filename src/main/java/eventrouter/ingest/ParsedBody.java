@@ -1,9 +1,9 @@
 package eventrouter.ingest;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.List;
 
@@ -73,7 +73,10 @@ public final class ParsedBody {
       try {
         trees[index] = RequestParser.MAPPER.readTree(bytes, scan.start, scan.end() - scan.start);
       } catch (IOException e) {
-        throw new UncheckedIOException("a scanned event always parses", e);
+        // The scan passes over the strings it copies without decoding them; decoding may find what it did not.
+        throw IngestException.invalidEvent("malformed_json", (batch ? "batch[" + index + "]" : "the event")
+            + " is not valid JSON: " + (e instanceof JsonProcessingException json ? json.getOriginalMessage()
+            : e.getMessage()));
       }
     }
     if (!(trees[index] instanceof ObjectNode event)) {

@@ -46,20 +46,54 @@ public final class Rejects {
         .put("rejectId", rejectId)
         .put("sourceId", sourceId)
         .put("receivedAt", IsoTimes.format(receivedAt))
-        .put("endpoint", endpoint)
+        .put("endpoint", storable(endpoint))
         .put("index", index)
-        .put("messageId", messageId)
+        .put("messageId", storable(messageId))
         .put("status", error.status())
         .put("reason", error.reason())
-        .put("error", error.getMessage())
+        .put("error", storable(error.getMessage()))
         // Malformed UTF-8 becomes U+FFFD here: what is kept is as close to the bytes as text can be.
-        .put("raw", new String(raw, StandardCharsets.UTF_8));
+        .put("raw", storable(new String(raw, StandardCharsets.UTF_8)));
     try {
       return new Reject(new LogRecord(sourceId, rejectId, RequestParser.MAPPER.writeValueAsBytes(json)), sourceId,
           index, messageId, error);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("a JSON tree always serialises", e);
     }
+  }
+
+  /**
+   * The text with what Postgres cannot store written out as its JSON escape: U+0000 (a NUL byte as sent, or a field
+   * name's in an error message) and a UTF-16 surrogate without its pair become six characters, a backslash, {@code u}
+   * and four hex digits, so that a refused event is kept however broken it was.
+   */
+  static String storable(String text) {
+    if (text == null) {
+      return null;
+    }
+    StringBuilder out = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      boolean pair = Character.isHighSurrogate(c) && i + 1 < text.length()
+          && Character.isLowSurrogate(text.charAt(i + 1));
+      if (c == '\0' || (Character.isSurrogate(c) && !pair)) {
+        if (out == null) {
+          out = new StringBuilder(text.length() + 8).append(text, 0, i);
+        }
+        out.append(String.format("\\u%04x", (int) c));
+      } else {
+        if (out != null) {
+          out.append(c);
+          if (pair) {
+            out.append(text.charAt(i + 1));
+          }
+        }
+        if (pair) {
+          i++;
+        }
+      }
+    }
+    return out == null ? text : out.toString();
   }
 
   /** Appends the rejects and, once Kafka has them, counts them by source and reason. */

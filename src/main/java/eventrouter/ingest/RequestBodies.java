@@ -2,6 +2,7 @@ package eventrouter.ingest;
 
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
@@ -26,8 +27,12 @@ final class RequestBodies {
   private RequestBodies() {
   }
 
-  /** @return the body's bytes; fails with an {@link IngestException} naming the problem and the limit */
-  static Future<byte[]> read(HttpServerRequest request, int maxBytes) {
+  /**
+   * @param timeoutMs how long the whole body may take: a sender slower than that (a stalled or a deliberately slow
+   *     one, which would otherwise hold its connection for good) gets a 408
+   * @return the body's bytes; fails with an {@link IngestException} naming the problem and the limit
+   */
+  static Future<byte[]> read(Vertx vertx, HttpServerRequest request, int maxBytes, int timeoutMs) {
     String encoding = request.getHeader(HttpHeaders.CONTENT_ENCODING);
     boolean declaredGzip = encoding != null && isGzip(encoding);
     if (encoding != null && !declaredGzip && !encoding.trim().equalsIgnoreCase("identity")) {
@@ -53,6 +58,9 @@ final class RequestBodies {
         received.appendBuffer(chunk);
       }
     });
+    long timer = vertx.setTimer(timeoutMs, t -> body.tryFail(IngestException.requestTimeout("the request body did not"
+        + " arrive within " + timeoutMs + " ms (" + received.length() + " bytes came)")));
+    body.future().onComplete(ar -> vertx.cancelTimer(timer));
     request.exceptionHandler(body::tryFail);
     request.endHandler(v -> {
       if (!overLimit[0]) {

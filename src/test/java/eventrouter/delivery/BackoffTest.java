@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import eventrouter.config.DestinationConfig.CircuitPolicy;
 import eventrouter.config.DestinationConfig.DeliveryPolicy;
 import java.time.Instant;
 import org.junit.jupiter.api.DisplayName;
@@ -11,7 +12,8 @@ import org.junit.jupiter.api.Test;
 
 class BackoffTest {
   private static DeliveryPolicy policy(int maxAttempts, long deadlineMs, double jitter) {
-    return new DeliveryPolicy(1000, 4, maxAttempts, deadlineMs, 100, 1000, jitter, 0, false, 100, 5, 1000);
+    return new DeliveryPolicy(1000, 4, maxAttempts, deadlineMs, 100, 1000, jitter, 0, false, 100,
+        new CircuitPolicy(50, 20, 30_000, 5_000, 5_000, 60_000, 10));
   }
 
   @Test

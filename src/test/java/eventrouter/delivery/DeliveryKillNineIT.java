@@ -70,8 +70,8 @@ class DeliveryKillNineIT {
   void everyAcknowledgedEventIsDeliveredAfterKillNine() throws Exception {
     sink = WebhookSink.start(vertx);
     AtomicBoolean failing = new AtomicBoolean(true);
-    // Before the kill: a third fails (parked for a retry), a third is slow (in flight), a third succeeds. The circuit
-    // is kept closed (circuitFailures), so that the failing third does not stop the others.
+    // Before the kill: a third fails (parked for a retry), a third is slow (in flight), a third succeeds. A third is
+    // below the circuit's failure rate, so it stays closed and the failing third does not stop the others.
     sink.behave("/hook", r -> {
       if (!failing.get()) {
         return Reply.ok();
@@ -82,7 +82,7 @@ class DeliveryKillNineIT {
     Path destinations = dataDir.resolve("destinations.json");
     Files.writeString(destinations, new JsonArray().add(new JsonObject().put("id", "hook").put("type", "webhook")
         .put("url", sink.url("/hook")).put("secret", "kill-nine-secret-0123456789").put("timeoutMs", 2000)
-        .put("maxInFlight", 4).put("circuitFailures", 10_000).put("backoffBaseMs", 200).put("backoffMaxMs", 1000)
+        .put("maxInFlight", 4).put("backoffBaseMs", 200).put("backoffMaxMs", 1000)
         .put("maxAttempts", 1000).put("retryDeadlineMs", 600_000)).encode());
 
     RouterProcess.Setup setup = RouterProcess.setup(vertx, dataDir.resolve("router"), WRITE_KEY);

@@ -212,7 +212,7 @@ class FastPathTest {
         }
       }
       byte[] bytes = body.toString().getBytes(StandardCharsets.US_ASCII);
-      int[] found = EventNormalizer.nulEscapes(bytes);
+      int[] found = EventNormalizer.suspects(bytes);
       // A backslash followed by the escape counts too: the scan reports candidates, the tree decides.
       List<Integer> naive = new ArrayList<>();
       for (int at = body.indexOf("\\u0000"); at >= 0; at = body.indexOf("\\u0000", at + 1)) {
@@ -221,8 +221,8 @@ class FastPathTest {
       assertArrayEquals(naive.stream().mapToInt(Integer::intValue).toArray(), found, body.toString());
       assertTrue(naive.containsAll(expected));
     }
-    assertEquals(0, EventNormalizer.nulEscapes(new byte[0]).length);
-    assertEquals(0, EventNormalizer.nulEscapes("\\u000".getBytes(StandardCharsets.US_ASCII)).length);
+    assertEquals(0, EventNormalizer.suspects(new byte[0]).length);
+    assertEquals(0, EventNormalizer.suspects("\\u000".getBytes(StandardCharsets.US_ASCII)).length);
   }
 
   @Test
