@@ -203,9 +203,9 @@ public final class ConfigKeys {
   public static final ConfigKey<Integer> DELIVERY_CIRCUIT_MIN_CALLS = ConfigKey.integer("delivery.circuitMinCalls",
       "ROUTER_DELIVERY_CIRCUIT_MIN_CALLS", 100, 1, 100_000,
       "default: calls the window must hold before their failure rate can open the circuit");
-  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_WINDOW_MS = ConfigKey.integer("delivery.circuitWindowMs",
-      "ROUTER_DELIVERY_CIRCUIT_WINDOW_MS", 10_000, 1_000, 3_600_000,
-      "default: the sliding window of calls the failure rate is taken over (whole seconds)");
+  public static final ConfigKey<Integer> DELIVERY_CIRCUIT_WINDOW_CALLS = ConfigKey.integer(
+      "delivery.circuitWindowCalls", "ROUTER_DELIVERY_CIRCUIT_WINDOW_CALLS", 100, 1, 100_000,
+      "default: the sliding window the failure rate is taken over: a destination's last this many calls");
   public static final ConfigKey<Integer> DELIVERY_CIRCUIT_SLOW_CALL_MS = ConfigKey.integer(
       "delivery.circuitSlowCallMs", "ROUTER_DELIVERY_CIRCUIT_SLOW_CALL_MS", 5_000, 1, 3_600_000,
       "default: a call that takes longer counts as slow, and slow calls open the circuit as failures do");
@@ -227,7 +227,7 @@ public final class ConfigKeys {
   public static final List<ReplacedKey> REPLACED = List.of(
       new ReplacedKey("delivery.circuitFailures", "ROUTER_DELIVERY_CIRCUIT_FAILURES", "the circuit breaker now opens"
           + " on a share of failed calls: use delivery.circuitFailureRate (percent) and delivery.circuitMinCalls,"
-          + " over delivery.circuitWindowMs"),
+          + " over delivery.circuitWindowCalls"),
       new ReplacedKey("delivery.circuitResetMs", "ROUTER_DELIVERY_CIRCUIT_RESET_MS", "use delivery.circuitOpenMs (the"
           + " first wait of an open circuit), delivery.circuitOpenMaxMs (the longest) and delivery.circuitTrialCalls"));
 
@@ -250,6 +250,6 @@ public final class ConfigKeys {
       WAREHOUSE_RETRY_MAX_MS, DESTINATIONS, DELIVERY_GROUP, DELIVERY_TIMEOUT_MS, DELIVERY_MAX_IN_FLIGHT,
       DELIVERY_MAX_ATTEMPTS, DELIVERY_RETRY_DEADLINE_MS, DELIVERY_BACKOFF_BASE_MS, DELIVERY_BACKOFF_MAX_MS,
       DELIVERY_JITTER, DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURE_RATE, DELIVERY_CIRCUIT_MIN_CALLS,
-      DELIVERY_CIRCUIT_WINDOW_MS, DELIVERY_CIRCUIT_SLOW_CALL_MS, DELIVERY_CIRCUIT_OPEN_MS, DELIVERY_CIRCUIT_OPEN_MAX_MS,
+      DELIVERY_CIRCUIT_WINDOW_CALLS, DELIVERY_CIRCUIT_SLOW_CALL_MS, DELIVERY_CIRCUIT_OPEN_MS, DELIVERY_CIRCUIT_OPEN_MAX_MS,
       DELIVERY_CIRCUIT_TRIAL_CALLS, DELIVERY_RETRY_POLL_MS);
 }

@@ -51,13 +51,13 @@ public record DestinationConfig(String id, Type type, boolean enabled, Set<Strea
    *
    * @param failureRate percentage of failed calls, or of slow calls, that opens the circuit
    * @param minCalls calls the window must hold before the rate counts
-   * @param windowMs the sliding time window the rate is taken over
+   * @param windowCalls the sliding window the rate is taken over: the last this many calls
    * @param slowCallMs a call longer than this is slow
    * @param openMs the first wait of an open circuit before its trial calls; doubled after each failed round of trials
    * @param openMaxMs the longest wait
    * @param trialCalls trial calls let through while half-open
    */
-  public record CircuitPolicy(int failureRate, int minCalls, int windowMs, int slowCallMs, int openMs, int openMaxMs,
+  public record CircuitPolicy(int failureRate, int minCalls, int windowCalls, int slowCallMs, int openMs, int openMaxMs,
       int trialCalls) {
   }
 

@@ -27,7 +27,7 @@ import java.util.Set;
 final class DestinationsFile {
   private static final Set<String> COMMON = Set.of("id", "type", "enabled", "streams", "filter", "payload",
       "timeoutMs", "maxInFlight", "maxAttempts", "retryDeadlineMs", "backoffBaseMs", "backoffMaxMs", "jitter",
-      "rateLimit", "ordered", "queueSize", "circuitFailureRate", "circuitMinCalls", "circuitWindowMs",
+      "rateLimit", "ordered", "queueSize", "circuitFailureRate", "circuitMinCalls", "circuitWindowCalls",
       "circuitSlowCallMs", "circuitOpenMs", "circuitOpenMaxMs", "circuitTrialCalls");
   private static final Map<Type, Set<String>> BY_TYPE = Map.of(
       Type.WEBHOOK, Set.of("url", "secret", "headers", "batch"),
@@ -68,7 +68,7 @@ final class DestinationsFile {
     CircuitPolicy circuit = new CircuitPolicy(
         field.policy("circuitFailureRate", DELIVERY_CIRCUIT_FAILURE_RATE, defaults.failureRate()),
         field.policy("circuitMinCalls", DELIVERY_CIRCUIT_MIN_CALLS, defaults.minCalls()),
-        field.policy("circuitWindowMs", DELIVERY_CIRCUIT_WINDOW_MS, defaults.windowMs()),
+        field.policy("circuitWindowCalls", DELIVERY_CIRCUIT_WINDOW_CALLS, defaults.windowCalls()),
         field.policy("circuitSlowCallMs", DELIVERY_CIRCUIT_SLOW_CALL_MS, defaults.slowCallMs()),
         field.policy("circuitOpenMs", DELIVERY_CIRCUIT_OPEN_MS, defaults.openMs()),
         field.policy("circuitOpenMaxMs", DELIVERY_CIRCUIT_OPEN_MAX_MS, defaults.openMaxMs()),

@@ -228,7 +228,7 @@ public record RouterConfig(
         settings.get(DELIVERY_BACKOFF_MAX_MS), settings.get(DELIVERY_JITTER), 0, false,
         settings.get(DELIVERY_QUEUE_SIZE), new DestinationConfig.CircuitPolicy(
             settings.get(DELIVERY_CIRCUIT_FAILURE_RATE), settings.get(DELIVERY_CIRCUIT_MIN_CALLS),
-            settings.get(DELIVERY_CIRCUIT_WINDOW_MS), settings.get(DELIVERY_CIRCUIT_SLOW_CALL_MS),
+            settings.get(DELIVERY_CIRCUIT_WINDOW_CALLS), settings.get(DELIVERY_CIRCUIT_SLOW_CALL_MS),
             settings.get(DELIVERY_CIRCUIT_OPEN_MS), settings.get(DELIVERY_CIRCUIT_OPEN_MAX_MS),
             settings.get(DELIVERY_CIRCUIT_TRIAL_CALLS)));
     if (defaults.backoffMaxMs() < defaults.backoffBaseMs()) {

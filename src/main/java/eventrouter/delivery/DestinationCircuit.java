@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One destination's circuit breaker: Resilience4j's {@link CircuitBreaker}, which opens on the <em>share</em> of failed
- * calls, or of slow ones, over a sliding time window once it holds a minimum number of calls, so that a destination
+ * calls, or of slow ones, over a sliding window of its last calls once that holds a minimum of them, so that a destination
  * failing one call in a hundred stays closed at any volume while one that is down opens within the window's first
  * calls. While open, nothing is sent; after a wait, a round of trial calls decides whether it closes again or reopens,
  * and each failed round doubles the next wait (up to a ceiling), so a destination that stays down is probed less and
@@ -35,7 +35,6 @@ final class DestinationCircuit {
   /** Rounds of trials that failed since the circuit last closed: the exponent of the next wait. */
   private int failedRounds;
   private long trialTimer = -1;
-  private long currentWaitMs;
   /** This half-open round's trials: out, back, and failed (or slow). */
   private int trialsOut;
   private int trialsBack;
@@ -57,12 +56,14 @@ final class DestinationCircuit {
     this.opened = opened;
     this.halfOpened = halfOpened;
     this.closed = closed;
-    this.currentWaitMs = policy.openMs();
     this.breaker = CircuitBreaker.of("delivery-" + destinationId, CircuitBreakerConfig.custom()
         .failureRateThreshold(policy.failureRate())
         .slowCallRateThreshold(policy.failureRate())
         .slowCallDurationThreshold(Duration.ofMillis(policy.slowCallMs()))
-        .slidingWindow(Math.max(1, (policy.windowMs() + 999) / 1_000), policy.minCalls(), SlidingWindowType.TIME_BASED)
+        // By count: a destination's last calls, however long ago, so that a busy one that goes down opens after
+        // about windowCalls/2 failures, and a quiet one is judged on as many calls.
+        .slidingWindow(policy.windowCalls(), Math.min(policy.minCalls(), policy.windowCalls()),
+            SlidingWindowType.COUNT_BASED)
         .permittedNumberOfCallsInHalfOpenState(policy.trialCalls())
         // The wait is this class's timer; Resilience4j's own would need its scheduler thread.
         .waitDurationInOpenState(Duration.ofDays(365))
@@ -133,11 +134,6 @@ final class DestinationCircuit {
     };
   }
 
-  /** How long the circuit waits, this time, between opening and its trials. */
-  long currentWaitMs() {
-    return currentWaitMs;
-  }
-
   /** Failed calls in the window, in percent; -1 until the window holds {@code minCalls}. */
   float failureRate() {
     return breaker.getMetrics().getFailureRate();
@@ -155,10 +151,10 @@ final class DestinationCircuit {
   private void transitioned(CircuitBreaker.State to) {
     switch (to) {
       case OPEN -> {
-        currentWaitMs = Math.min(policy.openMaxMs(), (long) policy.openMs() << Math.min(failedRounds, 20));
+        long waitMs = Math.min(policy.openMaxMs(), (long) policy.openMs() << Math.min(failedRounds, 20));
         failedRounds++;
         vertx.cancelTimer(trialTimer);
-        trialTimer = vertx.setTimer(currentWaitMs, t -> {
+        trialTimer = vertx.setTimer(waitMs, t -> {
           trialTimer = -1;
           if (breaker.getState() == CircuitBreaker.State.OPEN) {
             breaker.transitionToHalfOpenState();

@@ -460,7 +460,9 @@ final class DestinationWorker {
           + policy.retryDeadlineMs() + " ms passed while the circuit was open");
       deadLetter(d);
     } else {
-      park(d, circuit.currentWaitMs(), "circuit open");
+      // Due at once: the circuit, not a due time, holds it back. Nothing is claimed while it is open, and once it
+      // lets calls through again the backlog drains at the destination's pace, not at the pace it was parked.
+      park(d, 0, "circuit open");
     }
   }
 

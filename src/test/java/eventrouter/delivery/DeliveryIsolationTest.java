@@ -67,7 +67,7 @@ class DeliveryIsolationTest {
     JsonArray destinations = new JsonArray()
         .add(webhook("healthy", "/healthy"))
         .add(webhook("hanging", "/hanging").put("timeoutMs", 2000).put("maxInFlight", 4).put("circuitMinCalls", 5)
-            .put("circuitWindowMs", 5000).put("circuitOpenMs", 2000))
+            .put("circuitWindowCalls", 5).put("circuitOpenMs", 2000))
         .add(webhook("failing", "/failing").put("backoffBaseMs", 100).put("backoffMaxMs", 400));
     Path file = dataDir.resolve("destinations.json");
     Files.writeString(file, destinations.encode());
