@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import eventrouter.testing.Await;
 import eventrouter.testing.RouterProcess;
 import eventrouter.testing.TestRouter;
+import eventrouter.testing.TopicRecords;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -34,11 +35,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -179,25 +175,9 @@ class KillNineIT {
 
   private long countInSignalsTopic(String messageId) {
     String bootstrap = "127.0.0.1:" + setup.env().get("ROUTER_KAFKA_EMBEDDED_PORT");
-    try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
-        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringDeserializer(), new StringDeserializer())) {
-      List<TopicPartition> partitions = consumer.partitionsFor("router.signals").stream()
-          .map(p -> new TopicPartition("router.signals", p.partition())).toList();
-      consumer.assign(partitions);
-      consumer.seekToBeginning(partitions);
-      Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
-      long found = 0;
-      long giveUpAt = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (partitions.stream().anyMatch(p -> consumer.position(p) < ends.get(p)) && System.nanoTime() < giveUpAt) {
-        for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(200))) {
-          if (record.value().contains(messageId)) {
-            found++;
-          }
-        }
-      }
-      return found;
-    }
+    return TopicRecords.values(bootstrap, "router.signals").stream().filter(value -> value.contains(messageId)).count();
   }
+
 
   /**
    * Sends single events and small batches until told to stop, recording the ids of every 200. Each batch carries

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import eventrouter.testing.Await;
 import eventrouter.testing.RouterProcess;
 import eventrouter.testing.TestRouter;
+import eventrouter.testing.TopicRecords;
 import eventrouter.testing.TestServices;
 import eventrouter.testing.WebhookSink;
 import eventrouter.testing.WebhookSink.Received;
@@ -49,11 +50,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -202,15 +199,19 @@ class MultiNodeIT {
       + " partition")
   void pushesReachEveryNode() {
     awaitSpread("router-realtime", Set.copyOf(NODES));
-    List<String> users = usersOnEveryPartition(2);
+    assertPushesCross("b", "a", usersOnEveryPartition(2));
+  }
+
+  /** Sockets on {@code socketNode} get the signals of failed logins sent to {@code eventNode}. */
+  private void assertPushesCross(String eventNode, String socketNode, List<String> users) {
     for (String user : users) {
-      openSocket("a", user);
+      openSocket(socketNode, user);
     }
     for (String user : users) {
-      sendFailedLogins("b", user);
+      sendFailedLogins(eventNode, user);
     }
-    Await.until(vertx, Duration.ofSeconds(60), "every socket on node A has its user's Login Velocity signal",
-        () -> Future.succeededFuture(users.stream().allMatch(user -> "a".equals(pushedTo.get(user)))));
+    Await.until(vertx, Duration.ofSeconds(60), "every socket on node " + socketNode + " has its user's Login Velocity"
+        + " signal", () -> Future.succeededFuture(users.stream().allMatch(user -> socketNode.equals(pushedTo.get(user)))));
   }
 
   @Test
@@ -313,15 +314,7 @@ class MultiNodeIT {
     awaitSpread("router-delivery.flaky", Set.copyOf(NODES));
     System.out.printf("node B restarted: the three nodes held partitions of every group %d ms after B was up%n",
         (System.nanoTime() - upAt) / 1_000_000);
-    List<String> users = usersOnEveryPartition(1);
-    for (String user : users) {
-      openSocket("b", user);
-    }
-    for (String user : users) {
-      sendFailedLogins("a", user);
-    }
-    Await.until(vertx, Duration.ofSeconds(60), "every socket on node B has its user's Login Velocity signal",
-        () -> Future.succeededFuture(users.stream().allMatch(user -> "b".equals(pushedTo.get(user)))));
+    assertPushesCross("a", "b", usersOnEveryPartition(1));
   }
 
   /** Sends single events until told to stop, each user's one after another, to the nodes in turn. */
@@ -450,25 +443,15 @@ class MultiNodeIT {
   /** Cart Abandoned records per user in the signals topic, duplicates included. */
   private Map<String, Integer> cartAbandonedInSignalsTopic() {
     Map<String, Integer> byUser = new HashMap<>();
-    try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
-        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringDeserializer(), new StringDeserializer())) {
-      List<TopicPartition> partitions = consumer.partitionsFor("router.signals").stream()
-          .map(p -> new TopicPartition("router.signals", p.partition())).toList();
-      consumer.assign(partitions);
-      consumer.seekToBeginning(partitions);
-      Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
-      long giveUpAt = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (partitions.stream().anyMatch(p -> consumer.position(p) < ends.get(p)) && System.nanoTime() < giveUpAt) {
-        for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(200))) {
-          JsonObject signal = new JsonObject(record.value());
-          if ("Cart Abandoned".equals(signal.getString("event"))) {
-            byUser.merge(signal.getString("userId"), 1, Integer::sum);
-          }
-        }
+    for (String value : TopicRecords.values(bootstrap, "router.signals")) {
+      JsonObject signal = new JsonObject(value);
+      if ("Cart Abandoned".equals(signal.getString("event"))) {
+        byUser.merge(signal.getString("userId"), 1, Integer::sum);
       }
     }
     return byUser;
   }
+
 
   private static String java() {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
