@@ -81,6 +81,22 @@ class DestinationsConfigTest {
   }
 
   @Test
+  @DisplayName("the circuit keys of earlier versions are refused, naming the keys that replace them, wherever they are"
+      + " set: the destinations file, router.json or the environment")
+  void replacedCircuitKeys() {
+    String file = dir.resolve("destinations.json").toString();
+    assertEquals("destinations[0].circuitFailures (destination \"w\") in " + file + " was replaced: the circuit breaker"
+        + " now opens on a share of failed calls: use circuitFailureRate (percent) and circuitMinCalls, over"
+        + " circuitWindowCalls (got 5)", error("[{\"id\":\"w\",\"type\":\"websocket\",\"circuitFailures\":5}]"));
+    assertTrue(assertThrows(ConfigException.class, () -> RouterConfig.from(new Settings(new JsonObject(
+        "{\"delivery\":{\"circuitResetMs\":10000}}"), "router.json", Map.of()))).getMessage()
+        .startsWith("delivery.circuitResetMs in router.json was replaced: use delivery.circuitOpenMs"));
+    assertTrue(assertThrows(ConfigException.class, () -> RouterConfig.from(new Settings(new JsonObject(),
+        "router.json", Map.of("ROUTER_DELIVERY_CIRCUIT_FAILURES", "5")))).getMessage()
+        .startsWith("ROUTER_DELIVERY_CIRCUIT_FAILURES was replaced: the circuit breaker now opens on a share"));
+  }
+
+  @Test
   @DisplayName("a bad destination fails naming the index, the id, the field and the file")
   void badDestinations() {
     String file = dir.resolve("destinations.json").toString();
