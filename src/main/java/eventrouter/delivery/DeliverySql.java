@@ -48,10 +48,11 @@ final class DeliverySql {
 
   /**
    * Claims due rows of one ordered destination ({@code $1}) for {@code $3} ms, at most {@code $2}, leaving alone the
-   * users this router still holds in memory ({@code $4}); heads with the most attempts first for trials ({@code $5}). A user's rows are claimed oldest first (by {@code seq}):
-   * the head (the user's oldest row, locked, so that only one claimer takes a user), then the rows behind it that are
-   * due too, up to the first that is not. Rows behind the heads are cut oldest first, which keeps each user's a
-   * prefix, so a user whose events queued behind one failure drains a run at a time rather than a row a claim.
+   * users this router still holds in memory ({@code $4}); heads with the most attempts first for trials ({@code $5}).
+   * A user's rows are claimed oldest first (by {@code seq}): the head (the user's oldest row, locked, so that only
+   * one claimer takes a user), then the rows behind it that are due too, up to the first that is not. Rows behind the
+   * heads are cut oldest first, which keeps each user's a prefix, so a user whose events queued behind one failure
+   * drains a run at a time rather than a row a claim.
    */
   static final String CLAIM_DUE_ORDERED = """
       WITH heads AS (

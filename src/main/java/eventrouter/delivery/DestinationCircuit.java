@@ -11,11 +11,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One destination's circuit breaker: Resilience4j's {@link CircuitBreaker}, which opens on the <em>share</em> of failed
- * calls, or of slow ones, over a sliding window of its last calls once that holds a minimum of them, so that a destination
- * failing one call in a hundred stays closed at any volume while one that is down opens within the window's first
- * calls. While open, nothing is sent; after a wait, a round of trial calls decides whether it closes again or reopens,
- * and each failed round doubles the next wait (up to a ceiling), so a destination that stays down is probed less and
- * less often.
+ * calls, or of slow ones, over a sliding window of its last calls once that holds a minimum of them, so that a
+ * destination failing one call in a hundred stays closed at any volume while one that is down opens within the
+ * window's first calls. While open, nothing is sent; after a wait, a round of trial calls decides whether it closes
+ * again or reopens, and each failed round doubles the next wait (up to a ceiling), so a destination that stays down is
+ * probed less and less often.
  *
  * <p>The wait runs on a Vert.x timer rather than Resilience4j's scheduler thread, and every call and transition happens
  * on the delivery verticle's context. A {@link PermanentDeliveryException} (a 4xx other than 408 and 429) says the

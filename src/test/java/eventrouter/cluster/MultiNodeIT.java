@@ -211,7 +211,8 @@ class MultiNodeIT {
       sendFailedLogins(eventNode, user);
     }
     Await.until(vertx, Duration.ofSeconds(60), "every socket on node " + socketNode + " has its user's Login Velocity"
-        + " signal", () -> Future.succeededFuture(users.stream().allMatch(user -> socketNode.equals(pushedTo.get(user)))));
+        + " signal", () -> Future.succeededFuture(users.stream()
+            .allMatch(user -> socketNode.equals(pushedTo.get(user)))));
   }
 
   @Test

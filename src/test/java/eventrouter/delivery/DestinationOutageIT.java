@@ -83,7 +83,8 @@ class DestinationOutageIT {
     long outageStart = System.nanoTime();
     for (int tick = 0; tick < DOWN_SECONDS * 10; tick++) {
       long due = outageStart + tick * 100_000_000L;
-      Await.until(vertx, Duration.ofSeconds(5), "the next tick", () -> Future.succeededFuture(System.nanoTime() >= due));
+      Await.until(vertx, Duration.ofSeconds(5), "the next tick",
+          () -> Future.succeededFuture(System.nanoTime() >= due));
       duringOutage.addAll(send(RATE_PER_SECOND / 10));
     }
     int callsWhileDown = sink.on("/outage").size() - callsBefore;

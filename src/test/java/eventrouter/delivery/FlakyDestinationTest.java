@@ -50,8 +50,8 @@ class FlakyDestinationTest {
   void start() throws Exception {
     sink = WebhookSink.start(vertx);
     Map<String, AtomicInteger> tries = new ConcurrentHashMap<>();
-    sink.behave("/third-try", r -> tries.computeIfAbsent(r.messageId(), id -> new AtomicInteger()).incrementAndGet() <= 2
-        ? Reply.status(500) : Reply.ok());
+    sink.behave("/third-try", r -> tries.computeIfAbsent(r.messageId(), id -> new AtomicInteger())
+        .incrementAndGet() <= 2 ? Reply.status(500) : Reply.ok());
     sink.behave("/one-in-a-hundred", r -> Math.floorMod(r.messageId().hashCode(), 100) == 0
         && tries.computeIfAbsent(r.messageId(), id -> new AtomicInteger()).incrementAndGet() == 1
         ? Reply.status(503) : Reply.ok());

@@ -256,8 +256,8 @@ class HostileInputTest {
       case 6 -> i % 24 == 6
           ? new Case("duplicate-keys", "/v1/track", utf8(valid.substring(0, valid.length() - 1)
               + ",\"userId\":\"other\",\"event\":7,\"messageId\":\"" + id + "\"}"), false, List.of(id))
-          : new Case("wrong-type:messageId", "/v1/track", utf8(valid.replace("\"" + id + "\"", wrongMessageId(i))), false,
-              List.of(id));
+          : new Case("wrong-type:messageId", "/v1/track", utf8(valid.replace("\"" + id + "\"", wrongMessageId(i))),
+              false, List.of(id));
       case 7 -> {
         byte[] body = utf8(valid);
         int at = valid.indexOf("item-") + random.nextInt(4);
@@ -279,7 +279,8 @@ class HostileInputTest {
     List<Case> bombs = new ArrayList<>();
     byte[] zeros = new byte[20 * 1024 * 1024];
     bombs.add(new Case("gzip-bomb", "/v1/batch", gzip(zeros), true, List.of()));
-    StringBuilder names = new StringBuilder("{\"type\":\"track\",\"event\":\"Wide\",\"userId\":\"wide\",\"properties\":{");
+    StringBuilder names = new StringBuilder(
+        "{\"type\":\"track\",\"event\":\"Wide\",\"userId\":\"wide\",\"properties\":{");
     for (int n = 0; n < 100_000; n++) {
       names.append(n == 0 ? "" : ",").append("\"p").append(n).append("\":").append(n);
     }
