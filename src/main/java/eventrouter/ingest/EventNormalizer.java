@@ -28,9 +28,6 @@ import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import eventrouter.log.LogRecord;
 import java.io.IOException;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -56,7 +53,6 @@ public final class EventNormalizer {
   private static final int MAX_ID_LENGTH = 1024;
   private static final List<String> OBJECT_FIELDS = List.of("context", "properties", "traits", "integrations");
   private static final ObjectWriter WRITER = RequestParser.MAPPER.writer();
-  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
   private static final int[] NONE = new int[0];
   /** Stands for the event's context as sent, with {@code "ip"} added before its closing brace. */
   private static final byte[] ADD_IP = new byte[0];
@@ -851,66 +847,63 @@ public final class EventNormalizer {
   }
 
   private static void rejectUnstorableText(String text, String path, boolean name) {
-    for (int i = 0; i < text.length(); i++) {
+    int at = firstUnstorable(text, 0);
+    if (at < 0) {
+      return;
+    }
+    char c = text.charAt(at);
+    if (c == '\0') {
+      throw IngestException.invalidEvent("nul_character", path + (name ? " has a field name with" : " contains")
+          + " a NUL character (\\u0000), which the warehouse cannot store");
+    }
+    throw IngestException.invalidEvent("unpaired_surrogate", path + (name ? " has a field name with" : " contains")
+        + String.format(" \\u%04x, half of a UTF-16 surrogate pair without its other half, which the warehouse"
+        + " cannot store", (int) c));
+  }
+
+  /**
+   * Where {@code text}, from {@code from} on, first holds a character Postgres cannot store: U+0000, or a UTF-16
+   * surrogate without its pair. -1 when it holds none.
+   */
+  static int firstUnstorable(String text, int from) {
+    for (int i = from; i < text.length(); i++) {
       char c = text.charAt(i);
       if (c == '\0') {
-        throw IngestException.invalidEvent("nul_character", path + (name ? " has a field name with" : " contains")
-            + " a NUL character (\\u0000), which the warehouse cannot store");
+        return i;
       }
       if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
         i++; // a pair: one character
       } else if (Character.isSurrogate(c)) {
-        throw IngestException.invalidEvent("unpaired_surrogate", path + (name ? " has a field name with" : " contains")
-            + String.format(" \\u%04x, half of a UTF-16 surrogate pair without its other half, which the warehouse"
-            + " cannot store", (int) c));
+        return i;
       }
     }
+    return -1;
   }
 
   /**
    * Where the body may hold what {@link #rejectUnstorable} refuses, in order: the backslash-u escapes of U+0000 and
    * of U+D800 to U+DFFF, an exponent of three digits or more after a digit, and bytes that are never
    * UTF-8 or encode a surrogate. The events holding one go the tree path, whose check decides: most are false alarms
-   * (an escaped backslash, a surrogate pair, an exponent in a string). Escapes are found eight bytes at a time, as most
-   * bodies hold few backslashes; the rest is one pass over the bytes.
+   * (an escaped backslash, a surrogate pair, an exponent in a string). One pass over the bytes.
    */
   static int[] suspects(byte[] body) {
     int[] found = NONE;
     int count = 0;
-    int i = 0;
-    for (; i + Long.BYTES <= body.length; i += Long.BYTES) {
-      long word = (long) LONGS.get(body, i) ^ 0x5C5C5C5C5C5C5C5CL; // a backslash becomes a zero byte
-      if (((word - 0x0101010101010101L) & ~word & 0x8080808080808080L) != 0) {
-        for (int j = i; j < i + Long.BYTES; j++) {
-          if (isSuspectEscape(body, j)) {
-            found = add(found, count++, j);
-          }
-        }
-      }
-    }
-    for (; i < body.length; i++) {
-      if (isSuspectEscape(body, i)) {
+    for (int i = 0; i < body.length; i++) {
+      int b = body[i] & 0xFF;
+      boolean suspect = switch (b) {
+        case '\\' -> isSuspectEscape(body, i);
+        case 'e', 'E' -> isLongExponent(body, i);
+        default -> b >= 0xC0 && (b <= 0xC1 || b >= 0xF5
+            || (b == 0xED && i + 1 < body.length && (body[i + 1] & 0xFF) >= 0xA0));
+      };
+      if (suspect) {
         found = add(found, count++, i);
       }
     }
-    int escapes = count;
-    for (int j = 0; j < body.length; j++) {
-      int b = body[j] & 0xFF;
-      boolean suspect = (b == 'e' || b == 'E') ? isLongExponent(body, j)
-          : b >= 0xC0 && (b <= 0xC1 || b >= 0xF5 || (b == 0xED && j + 1 < body.length && (body[j + 1] & 0xFF) >= 0xA0));
-      if (suspect) {
-        found = add(found, count++, j);
-      }
-    }
-    if (count == 0) {
-      return NONE;
-    }
-    int[] sorted = Arrays.copyOf(found, count);
-    if (escapes > 0 && escapes < count) {
-      Arrays.sort(sorted);
-    }
-    return sorted;
+    return count == found.length ? found : Arrays.copyOf(found, count);
   }
+
 
   /** The backslash-u escape of U+0000, or of a UTF-16 surrogate (U+D800 to U+DFFF). */
   private static boolean isSuspectEscape(byte[] body, int at) {

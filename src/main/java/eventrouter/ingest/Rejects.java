@@ -68,33 +68,19 @@ public final class Rejects {
    * and four hex digits, so that a refused event is kept however broken it was.
    */
   static String storable(String text) {
-    if (text == null) {
-      return null;
+    int at = text == null ? -1 : EventNormalizer.firstUnstorable(text, 0);
+    if (at < 0) {
+      return text;
     }
-    StringBuilder out = null;
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      boolean pair = Character.isHighSurrogate(c) && i + 1 < text.length()
-          && Character.isLowSurrogate(text.charAt(i + 1));
-      if (c == '\0' || (Character.isSurrogate(c) && !pair)) {
-        if (out == null) {
-          out = new StringBuilder(text.length() + 8).append(text, 0, i);
-        }
-        out.append(String.format("\\u%04x", (int) c));
-      } else {
-        if (out != null) {
-          out.append(c);
-          if (pair) {
-            out.append(text.charAt(i + 1));
-          }
-        }
-        if (pair) {
-          i++;
-        }
-      }
+    StringBuilder out = new StringBuilder(text.length() + 8);
+    int from = 0;
+    for (; at >= 0; at = EventNormalizer.firstUnstorable(text, from)) {
+      out.append(text, from, at).append(String.format("\\u%04x", (int) text.charAt(at)));
+      from = at + 1;
     }
-    return out == null ? text : out.toString();
+    return out.append(text, from, text.length()).toString();
   }
+
 
   /** Appends the rejects and, once Kafka has them, counts them by source and reason. */
   Future<Void> append(Context context, List<Reject> rejects) {
