@@ -4,13 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import eventrouter.log.RecordHead;
 import eventrouter.testing.Await;
 import eventrouter.testing.OffsetClock;
 import eventrouter.testing.TestRouter;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
 import io.vertx.sqlclient.Row;
+import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +25,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -287,37 +293,86 @@ class RealtimeTest {
   }
 
   @Test
-  @DisplayName("signals are written to the signals topic of the log, as events of type signal")
-  void signalsTopic() {
+  @DisplayName("signals are written to the signals topic of the log, as events of type signal, and events and signals"
+      + " carry their head in the record's headers")
+  void signalsTopic() throws IOException {
     String user = "topic-" + id();
     post(new JsonObject().put("type", "identify").put("userId", user).put("traits", new JsonObject().put("ltv", 500)),
         track(user, "Subscription Cancelled", new JsonObject()));
     String signalId = awaitSignals("churn-risk", user, 1).get(0).getString("message_id");
-    JsonObject record = null;
+    ConsumerRecord<String, String> signal = firstRecord(router.router().config().kafka().signalsTopic(),
+        value -> signalId.equals(value.getString("messageId")));
+    assertEquals(user, signal.key(), "keyed by user, like events");
+    JsonObject record = new JsonObject(signal.value());
+    assertEquals("signal", record.getString("type"));
+    assertEquals("Churn Risk", record.getString("event"));
+    assertEquals("rules", record.getString("sourceId"));
+    assertEquals("churn-risk", record.getJsonObject("rule").getString("id"));
+    assertHeadInHeaders(signal);
+    assertHeadInHeaders(firstRecord(router.router().config().kafka().topic(),
+        value -> user.equals(value.getString("userId")) && "identify".equals(value.getString("type"))));
+  }
+
+  /** The headers hold what a stage that only routes reads, the same as the value says. */
+  private static void assertHeadInHeaders(ConsumerRecord<String, String> record) throws IOException {
+    assertTrue(record.headers().lastHeader("messageId") != null, "record " + record.offset() + " has headers");
+    assertEquals(RecordHead.read(record.value()), RecordHead.of(record.headers(), "{}"));
+  }
+
+  private ConsumerRecord<String, String> firstRecord(String topic, Predicate<JsonObject> wanted) {
     try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(Map.of(
         ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, router.router().kafkaBootstrap()), new StringDeserializer(),
         new StringDeserializer())) {
-      String topic = router.router().config().kafka().signalsTopic();
       List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
           .map(p -> new TopicPartition(topic, p.partition())).toList();
       consumer.assign(partitions);
       consumer.seekToBeginning(partitions);
       long giveUpAt = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (record == null && System.nanoTime() < giveUpAt) {
+      while (System.nanoTime() < giveUpAt) {
         for (ConsumerRecord<String, String> candidate : consumer.poll(Duration.ofMillis(200))) {
-          JsonObject value = new JsonObject(candidate.value());
-          if (signalId.equals(value.getString("messageId"))) {
-            assertEquals(user, candidate.key(), "keyed by user, like events");
-            record = value;
+          if (wanted.test(new JsonObject(candidate.value()))) {
+            return candidate;
           }
         }
       }
     }
-    assertTrue(record != null, "signal " + signalId + " is in the signals topic");
-    assertEquals("signal", record.getString("type"));
-    assertEquals("Churn Risk", record.getString("event"));
-    assertEquals("rules", record.getString("sourceId"));
-    assertEquals("churn-risk", record.getJsonObject("rule").getString("id"));
+    throw new AssertionError("no such record in " + topic + " within 30 s");
+  }
+
+  @Test
+  @DisplayName("state an earlier version kept in separate keys (cart, traits) is folded into the user's hash and used")
+  void earlierLayout() {
+    String user = "legacy-" + id();
+    String prefix = router.router().config().realtime().redisPrefix();
+    long seenAt = clock.millis() - 60_000;
+    Redis redis = Redis.createClient(vertx, router.router().redisUrl());
+    try {
+      // What apply_event.lua wrote before one hash held a user's whole state: no _v field in the session hash.
+      await(redis.send(Request.cmd(Command.HSET).arg(prefix + "s:u:" + user).arg("sessionId").arg("old-session")
+          .arg("startedAt").arg(seenAt).arg("lastSeenAt").arg(seenAt).arg("eventCount").arg(3).arg("pagesViewed")
+          .arg(1).arg("a.intentCategory").arg("\"hats\"")));
+      await(redis.send(Request.cmd(Command.SET).arg(prefix + "cart:u:" + user).arg(
+          "{\"items\":[{\"id\":\"h-1\",\"name\":\"Hat\",\"price\":20,\"quantity\":2}],\"value\":40,\"count\":2}")));
+      await(redis.send(Request.cmd(Command.HSET).arg(prefix + "t:u:" + user).arg("ltv").arg("900")));
+      post(track(user, "Subscription Cancelled", new JsonObject()));
+      assertEquals(1, awaitSignals("churn-risk", user, 1).size(), "the rule read the trait from the old traits key");
+      JsonObject state = user(user);
+      JsonObject session = state.getJsonObject("session");
+      assertEquals("old-session", session.getString("sessionId"), "the session went on");
+      assertEquals(4, session.getInteger("eventCount"));
+      assertEquals("hats", session.getJsonObject("attributes").getString("intentCategory"));
+      assertEquals(40, session.getJsonObject("cart").getInteger("value"), state.encode());
+      assertEquals(900, state.getJsonObject("traits").getInteger("ltv"));
+      assertEquals("high", state.getJsonObject("traits").getString("churnRisk"), "the rule's action is a trait");
+      assertEquals(0, await(redis.send(Request.cmd(Command.EXISTS).arg(prefix + "cart:u:" + user)
+          .arg(prefix + "t:u:" + user))).toInteger(), "the old keys are gone");
+    } finally {
+      redis.close();
+    }
+  }
+
+  private static <T> T await(io.vertx.core.Future<T> future) {
+    return future.toCompletionStage().toCompletableFuture().join();
   }
 
   @Test

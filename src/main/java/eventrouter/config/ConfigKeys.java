@@ -147,7 +147,8 @@ public final class ConfigKeys {
       "inactivity after which a user's next event starts a new session");
   public static final ConfigKey<Integer> DEDUP_WINDOW_MS = ConfigKey.integer("realtime.dedupWindowMs",
       "ROUTER_DEDUP_WINDOW_MS", 24 * 3_600_000, 1_000, Integer.MAX_VALUE,
-      "a messageId seen within this window is skipped on the real-time path");
+      "a messageId sent again by the same user within this window of the user's last event is skipped on the"
+      + " real-time path");
   public static final ConfigKey<Integer> STATE_TTL_MS = ConfigKey.integer("realtime.stateTtlMs",
       "ROUTER_STATE_TTL_MS", 7 * 24 * 3_600_000, 60_000, Integer.MAX_VALUE,
       "how long Redis keeps an idle user's session, cart and traits");

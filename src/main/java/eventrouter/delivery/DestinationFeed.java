@@ -5,6 +5,7 @@ import eventrouter.config.RouterConfig.KafkaConfig;
 import eventrouter.log.GroupMember;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
+import eventrouter.log.RecordHead;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -160,15 +161,13 @@ final class DestinationFeed {
     Stream stream = record.topic().equals(kafka.signalsTopic()) ? Stream.SIGNALS : Stream.EVENTS;
     boolean asIs = destination.filter() == EventExpressions.Filter.ALL
         && destination.payload() == EventExpressions.Payload.EVENT;
-    EventHead head;
+    RecordHead head;
     JsonObject event = null;
     try {
-      if (asIs) {
-        head = EventHead.read(record.value());
-      } else {
+      // As is, the head (from the record's headers) is all this needs: the event itself is never parsed.
+      head = RecordHead.of(record.record().headers(), record.value());
+      if (!asIs) {
         event = new JsonObject(record.value());
-        head = new EventHead(event.getString("messageId"), event.getString("userId"), event.getString("anonymousId"),
-            event.getString("receivedAt"));
       }
     } catch (IOException | RuntimeException e) {
       LOG.error("log record {}-{}@{} is not a JSON event; {} does not get it: {}", record.topic(), record.partition(),

@@ -27,6 +27,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import eventrouter.log.LogRecord;
+import eventrouter.log.RecordHead;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -338,7 +339,8 @@ public final class EventNormalizer {
         out.rawField("integrations", integrations);
       }
       out.field(sourceIdField());
-      return new LogRecord(userId != null ? userId : anonymousId, messageId, out.finish());
+      return new LogRecord(out.finish(),
+          new RecordHead(messageId, type.wireName(), userId, anonymousId, receivedAtText));
     }
 
     /** The context to write in place of the event's own, {@link #ADD_IP}, or null to keep it as sent. */
@@ -464,7 +466,8 @@ public final class EventNormalizer {
       event.put("sourceId", sourceId);
 
       try {
-        return new LogRecord(userId != null ? userId : anonymousId, messageId, WRITER.writeValueAsBytes(event));
+        return new LogRecord(WRITER.writeValueAsBytes(event),
+            new RecordHead(messageId, type.wireName(), userId, anonymousId, receivedAtText));
       } catch (JsonProcessingException e) {
         throw new IllegalStateException("a parsed JSON tree always serialises", e);
       }

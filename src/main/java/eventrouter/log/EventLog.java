@@ -95,7 +95,7 @@ public final class EventLog implements AutoCloseable {
     };
     for (LogRecord record : records) {
       try {
-        producer.send(new ProducerRecord<>(topic, record.key(), record.value()), (metadata, error) -> {
+        producer.send(producerRecord(record), (metadata, error) -> {
           if (error != null) {
             firstError.compareAndSet(null, error);
           }
@@ -107,6 +107,11 @@ public final class EventLog implements AutoCloseable {
       }
     }
     return done.future();
+  }
+
+  private ProducerRecord<String, byte[]> producerRecord(LogRecord record) {
+    return record.head() == null ? new ProducerRecord<>(topic, record.key(), record.value())
+        : new ProducerRecord<>(topic, null, record.key(), record.value(), List.of(record.head().toHeaders()));
   }
 
   @Override

@@ -10,7 +10,7 @@ import java.util.HexFormat;
 
 /** A Lua script from {@code src/main/resources/lua}, with the shared library prepended, and its SHA-1 for EVALSHA. */
 record LuaScript(String name, String source, String sha) {
-  static final LuaScript APPLY_EVENT = load("apply_event.lua");
+  static final LuaScript APPLY_EVENTS = load("apply_events.lua");
   static final LuaScript APPLY_EFFECTS = load("apply_effects.lua");
   static final LuaScript CLAIM_TIMERS = load("claim_timers.lua");
   static final LuaScript COMPLETE_TIMER = load("complete_timer.lua");

@@ -13,13 +13,13 @@ final class RealtimeMetrics {
   enum Stage {
     /** The record's log timestamp (ingest's append) until this path polled it. */
     LOG,
-    /** Polled until its turn came (one user's events run one at a time). */
+    /** Polled until its wave started (one user's events run one wave after another). */
     QUEUE,
-    /** The {@code apply_event} script: identity, session, cart, traits. */
+    /** The {@code apply_events} script of its wave: identity, session, cart, traits. */
     STATE,
     /** Evaluating the rules. */
     RULES,
-    /** The {@code apply_effects} script: thresholds, timers, actions. */
+    /** The {@code apply_effects} script of its wave: thresholds, timers, actions. */
     EFFECTS,
     /** Appending its signals to the signals topic until they are durable. */
     SIGNALS,
@@ -43,6 +43,13 @@ final class RealtimeMetrics {
   void record(Stage stage, long nanos) {
     if (nanos >= 0) {
       timers.get(stage).record(nanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** One span that {@code events} events shared (a wave's script call): each of them spent it. */
+  void record(Stage stage, long nanos, int events) {
+    for (int i = 0; i < events; i++) {
+      record(stage, nanos);
     }
   }
 

@@ -10,7 +10,9 @@ import eventrouter.log.LogRecord;
 import eventrouter.log.GroupMember;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
+import eventrouter.log.RecordHead;
 import eventrouter.realtime.RealtimeMetrics.Stage;
+import eventrouter.realtime.SessionStore.Decided;
 import eventrouter.rules.CelValues;
 import eventrouter.rules.Evaluation;
 import eventrouter.rules.Facts;
@@ -32,6 +34,7 @@ import io.vertx.redis.client.RedisOptions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -40,9 +43,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Consumes the event log in its own consumer group. Each user's events are processed strictly in order and
- * different users concurrently; per event: apply it to identity and session (one atomic Redis script), evaluate
- * the rules, apply their effects (a second script), and write any signals to the signals topic. An offset is
+ * Consumes the event log in its own consumer group. Each user's events are processed strictly in order, different
+ * users' together in waves (at most one event per user each): apply the wave to identity and session (one Redis
+ * script call, atomic per event), evaluate the rules, apply their effects (a second call), and write any signals to
+ * the signals topic. An offset is
  * committed only once every record before it is done, signals durable included, so a crash never skips an event.
  * A durable signal is also published to {@link Addresses#WEBSOCKET_PUSH} for the user's open sockets.
  * The same verticle claims due absence timers and raises their signals.
@@ -55,6 +59,8 @@ public final class RealtimeVerticle extends VerticleBase {
   private static final int TIMERS_PER_CLAIM = 200;
   private static final long RETRY_BASE_MS = 100;
   private static final long RETRY_MAX_MS = 5_000;
+  /** Events per Redis script call: enough to share the call's cost, few enough to hold Redis for a millisecond. */
+  private static final int MAX_WAVE = 128;
 
   private final RealtimeConfig config;
   private final String bootstrap;
@@ -66,13 +72,16 @@ public final class RealtimeVerticle extends VerticleBase {
   private final Clock clock;
   private final RealtimeHealth health;
   private final RealtimeMetrics metrics;
-  private final KeyedSequencer sequencer = new KeyedSequencer();
+  private final Waves<Polled> waves = new Waves<>(Polled::key, MAX_WAVE);
   private final OffsetTracker offsets = new OffsetTracker();
   private final Promise<Void> pollingStopped = Promise.promise();
   private final Promise<Void> timersStopped = Promise.promise();
   private RedisLink redis;
   private SessionStore store;
   private KafkaConsumer<String, String> consumer;
+  private boolean waveRunning;
+  /** The last wave's signals written, then the next's: one user's signals reach the log in order. */
+  private Future<Void> emitted = Future.succeededFuture();
   private long commitTimer;
   private volatile boolean stopping;
 
@@ -152,53 +161,143 @@ public final class RealtimeVerticle extends VerticleBase {
       TopicPartition partition = new TopicPartition(record.topic(), record.partition());
       offsets.started(partition, record.offset());
       metrics.recordMillis(Stage.LOG, polledAtMs - record.timestamp());
-      sequencer.submit(record.key() == null ? "" : record.key(), () -> {
-            metrics.record(Stage.QUEUE, System.nanoTime() - polledAt);
-            return untilDone(() -> process(record.value()), "event at " + partition + "@" + record.offset());
-          })
-          .onComplete(ar -> offsets.finished(partition, record.offset()));
+      waves.add(new Polled(partition, record.offset(), record.key() == null ? "" : record.key(),
+          arrivalOf(record.value(), partition, record.offset()), polledAt));
+    }
+    nextWave();
+  }
+
+  /**
+   * Runs the next wave once the one before has applied its effects: from then on Redis holds what a user's next event
+   * must see. Its signals are written while the next wave runs.
+   */
+  private void nextWave() {
+    if (waveRunning || waves.isEmpty()) {
+      return;
+    }
+    List<Polled> wave = waves.take();
+    waveRunning = true;
+    long started = System.nanoTime();
+    for (Polled polled : wave) {
+      metrics.record(Stage.QUEUE, started - polled.polledAt());
+    }
+    // Failing means stopping: the wave's offsets stay uncommitted, and a restart reads its events again.
+    untilDone(() -> process(wave), "a wave of " + wave.size() + " events from " + wave.get(0).partition() + "@"
+        + wave.get(0).offset())
+        .onComplete(ar -> {
+          if (ar.succeeded()) {
+            emitInOrder(wave, ar.result());
+          }
+          waveRunning = false;
+          nextWave();
+        });
+  }
+
+  /** The record's event, or null (logged) for a record that is not one: it is skipped. */
+  private static Arrival arrivalOf(String json, TopicPartition partition, long offset) {
+    try {
+      ObjectNode event = (ObjectNode) MAPPER.readTree(json);
+      return new Arrival(event, event.path("messageId").asText(),
+          Instant.parse(event.path("receivedAt").asText()).toEpochMilli());
+    } catch (Exception e) {
+      LOG.error("skipping a log record that is not an event ({}@{}): {}", partition, offset, e.getMessage());
+      return null;
     }
   }
 
-  private Future<Void> process(String json) {
-    ObjectNode event;
-    try {
-      event = (ObjectNode) MAPPER.readTree(json);
-    } catch (Exception e) {
-      LOG.error("skipping a log record that is not an event: {}", e.getMessage());
-      return Future.succeededFuture();
+  /** Applies the wave's events to the state, evaluates the rules and applies their effects; returns the signals. */
+  private Future<List<Raised>> process(List<Polled> wave) {
+    List<Arrival> arrivals = new ArrayList<>(wave.size());
+    for (Polled polled : wave) {
+      if (polled.arrival() != null) {
+        arrivals.add(polled.arrival());
+      }
     }
-    Instant at = Instant.parse(event.path("receivedAt").asText());
-    String messageId = event.path("messageId").asText();
+    if (arrivals.isEmpty()) {
+      return Future.succeededFuture(List.of());
+    }
     long stateStart = System.nanoTime();
-    return store.applyEvent(event, at.toEpochMilli()).compose(state -> {
-      long rulesStart = System.nanoTime();
-      metrics.record(Stage.STATE, rulesStart - stateStart);
-      if (state.duplicate()) {
-        return Future.succeededFuture();
-      }
+    return store.applyEvents(arrivals).compose(states -> {
+      metrics.record(Stage.STATE, System.nanoTime() - stateStart, states.size());
       RuleEngine engine = rules.current();
-      Facts facts = new Facts(CelValues.mapFromJson(event), state.session(), state.traits(), state.subject(),
-          state.userId() != null ? state.userId() : textOrNull(event.get("userId")),
-          textOrNull(event.get("anonymousId")), List.of(messageId), at);
-      Evaluation evaluation = engine.evaluate(facts);
-      long effectsStart = System.nanoTime();
-      metrics.record(Stage.RULES, effectsStart - rulesStart);
-      if (evaluation.isEmpty()) {
-        return store.markDone(messageId);
-      }
-      return store.applyEffects(state, messageId, at.toEpochMilli(), evaluation).compose(tripped -> {
-        long signalsStart = System.nanoTime();
-        metrics.record(Stage.EFFECTS, signalsStart - effectsStart);
-        List<Signal> signals = new ArrayList<>(evaluation.signals());
-        for (int index : tripped) {
-          engine.thresholdSignal(evaluation.thresholds().get(index), facts).ifPresent(signals::add);
+      List<Decided> decided = new ArrayList<>(states.size());
+      List<Facts> facts = new ArrayList<>(states.size());
+      for (int i = 0; i < states.size(); i++) {
+        UserState state = states.get(i);
+        if (state.skipped()) {
+          continue;
         }
-        return signals.isEmpty() ? Future.succeededFuture() : emit(signals)
-            .onSuccess(v -> metrics.record(Stage.SIGNALS, System.nanoTime() - signalsStart))
-            .compose(v -> store.markDone(messageId));
+        Arrival arrival = arrivals.get(i);
+        long rulesStart = System.nanoTime();
+        ObjectNode event = arrival.event();
+        Facts fact = new Facts(CelValues.mapFromJson(event), state.session(), state.traits(), state.subject(),
+            state.userId() != null ? state.userId() : textOrNull(event.get("userId")),
+            textOrNull(event.get("anonymousId")), List.of(arrival.messageId()), Instant.ofEpochMilli(arrival.atMs()));
+        decided.add(new Decided(state, arrival, engine.evaluate(fact)));
+        facts.add(fact);
+        metrics.record(Stage.RULES, System.nanoTime() - rulesStart);
+      }
+      if (decided.isEmpty()) {
+        return Future.succeededFuture(List.of());
+      }
+      // Every event goes to the effects call, even with nothing to apply: it marks done what has no signal.
+      long effectsStart = System.nanoTime();
+      return store.applyEffects(decided).map(tripped -> {
+        metrics.record(Stage.EFFECTS, System.nanoTime() - effectsStart, decided.size());
+        List<Raised> raised = new ArrayList<>();
+        for (int i = 0; i < decided.size(); i++) {
+          List<Integer> indexes = tripped.get(i);
+          if (indexes == null) {
+            continue; // Redis refused this event's effects (logged): it raises nothing
+          }
+          Evaluation evaluation = decided.get(i).evaluation();
+          List<Signal> signals = new ArrayList<>(evaluation.signals());
+          for (int index : indexes) {
+            engine.thresholdSignal(evaluation.thresholds().get(index), facts.get(i)).ifPresent(signals::add);
+          }
+          if (!signals.isEmpty()) {
+            raised.add(new Raised(decided.get(i).arrival(), signals));
+          }
+        }
+        return raised;
       });
-    }).onSuccess(v -> metrics.recordMillis(Stage.TOTAL, clock.millis() - at.toEpochMilli()));
+    });
+  }
+
+  /**
+   * Writes a wave's signals once the waves before have written theirs, so that a user's signals stay in order, then
+   * marks their events done and lets their offsets be committed.
+   */
+  private void emitInOrder(List<Polled> wave, List<Raised> raised) {
+    if (raised == null || raised.isEmpty()) { // null: Redis refused the whole wave (logged); it is skipped
+      emitted = emitted.onComplete(ar -> finish(wave));
+      return;
+    }
+    long signalsStart = System.nanoTime();
+    List<Signal> signals = raised.stream().flatMap(r -> r.signals().stream()).toList();
+    List<Arrival> done = raised.stream().map(Raised::event).toList();
+    emitted = emitted.transform(ar -> untilDone(() -> emit(signals)
+            .onSuccess(v -> metrics.record(Stage.SIGNALS, System.nanoTime() - signalsStart, done.size()))
+            .compose(v -> store.markDone(done)), "the signals of " + done.size() + " events"))
+        .onComplete(ar -> finish(wave));
+  }
+
+  private void finish(List<Polled> wave) {
+    long now = clock.millis();
+    for (Polled polled : wave) {
+      offsets.finished(polled.partition(), polled.offset());
+      if (polled.arrival() != null) {
+        metrics.recordMillis(Stage.TOTAL, now - polled.arrival().atMs());
+      }
+    }
+  }
+
+  /** A polled record, waiting for its wave. */
+  private record Polled(TopicPartition partition, long offset, String key, Arrival arrival, long polledAt) {
+  }
+
+  /** The signals one event raised. */
+  private record Raised(Arrival event, List<Signal> signals) {
   }
 
   // ---- timers ----
@@ -234,7 +333,8 @@ public final class RealtimeVerticle extends VerticleBase {
   /** Writes signals to the log and, once they are durable, pushes each to the user's open WebSockets. */
   private Future<Void> emit(List<Signal> signals) {
     List<LogRecord> records = signals.stream()
-        .map(signal -> new LogRecord(signal.key(), signal.id(), signal.toJson())).toList();
+        .map(signal -> new LogRecord(signal.toJson(), new RecordHead(signal.id(), "signal", signal.userId(),
+            signal.anonymousId(), DateTimeFormatter.ISO_INSTANT.format(signal.raisedAt())))).toList();
     return signalLog.append(context, records).onSuccess(v -> {
       for (int i = 0; i < signals.size(); i++) {
         Signal signal = signals.get(i);
@@ -256,18 +356,18 @@ public final class RealtimeVerticle extends VerticleBase {
    * pauses, nothing is committed past this record); other failures back off. A reply Redis refuses outright (a bug,
    * not an outage) would repeat forever, so it is logged and the record is skipped.
    */
-  private Future<Void> untilDone(Supplier<Future<Void>> work, String what) {
+  private <T> Future<T> untilDone(Supplier<Future<T>> work, String what) {
     return attempt(work, what, 1);
   }
 
-  private Future<Void> attempt(Supplier<Future<Void>> work, String what, int attempt) {
+  private <T> Future<T> attempt(Supplier<Future<T>> work, String what, int attempt) {
     return work.get().onSuccess(v -> health.healthy()).recover(error -> {
       if (stopping) {
         return Future.failedFuture(error);
       }
       if (!RedisLink.isUnreachable(error)) {
         LOG.error("Redis refused the work for {}; skipping it: {}", what, error.getMessage());
-        return Future.succeededFuture();
+        return Future.succeededFuture(null);
       }
       health.degraded("paused: " + error.getMessage());
       long delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS << Math.min(attempt - 1, 16));

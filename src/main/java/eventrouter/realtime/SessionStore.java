@@ -7,22 +7,31 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import eventrouter.config.RouterConfig.RealtimeConfig;
 import eventrouter.rules.CelValues;
 import eventrouter.rules.DueTimer;
+import eventrouter.rules.Action;
 import eventrouter.rules.Evaluation;
+import eventrouter.rules.Evaluation.ActionEffect;
+import eventrouter.rules.Evaluation.ThresholdCheck;
+import eventrouter.rules.Evaluation.TimerArm;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import io.vertx.redis.client.ResponseType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Users' identity, sessions, carts, traits and timers in Redis. Every change for one event is one atomic script, so
- * that instances and nodes working on the same user (an anonymous id and its user id on two partitions) never race.
+ * Users' identity, sessions, carts, traits and timers in Redis. Every change for one event is atomic (one script
+ * applies a wave of events, each on its own), so that instances and nodes working on the same user (an anonymous id
+ * and its user id on two partitions) never race.
  */
 final class SessionStore {
+  private static final Logger LOG = LoggerFactory.getLogger(SessionStore.class);
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final Set<String> CART_EVENTS = Set.of("Product Added", "Product Removed", "Order Completed",
       "Cart Cleared");
@@ -36,46 +45,117 @@ final class SessionStore {
     this.config = config;
   }
 
-  Future<UserState> applyEvent(ObjectNode event, long atMs) {
-    String type = event.path("type").asText();
-    String name = event.path("event").asText("");
-    String properties = type.equals("track") && CART_EVENTS.contains(name) ? objectText(event.get("properties")) : "";
-    JsonNode traits = event.path("traits").isObject() ? event.get("traits") : event.path("context").path("traits");
-    return redis.eval(LuaScript.APPLY_EVENT, List.of(config.redisPrefix(), event.path("messageId").asText(),
-            event.path("userId").asText(""), event.path("anonymousId").asText(""), type, name, Long.toString(atMs),
-            Long.toString(config.sessionTimeoutMs()), Long.toString(config.dedupWindowMs()),
-            Long.toString(config.stateTtlMs()), properties,
-            type.equals("identify") && traits.isObject() ? traits.toString() : "",
-            event.path("previousId").asText("")))
-        .map(reply -> toUserState(parse(reply.toString())));
-  }
-
-  /** @return the indexes into {@code evaluation.thresholds()} that tripped */
-  Future<List<Integer>> applyEffects(UserState state, String messageId, long atMs, Evaluation evaluation) {
-    ObjectNode effects = MAPPER.createObjectNode();
-    effects.set("thresholds", MAPPER.valueToTree(evaluation.thresholds()));
-    effects.set("arms", MAPPER.valueToTree(evaluation.arms()));
-    effects.set("cancels", MAPPER.valueToTree(evaluation.cancels()));
-    effects.set("actions", MAPPER.valueToTree(evaluation.actions()));
-    return redis.eval(LuaScript.APPLY_EFFECTS, List.of(config.redisPrefix(), messageId, state.subject(),
-            Long.toString(atMs), state.replay() ? "1" : "0", evaluation.signals().isEmpty() ? "0" : "1",
-            Long.toString(config.dedupWindowMs()), Long.toString(config.stateTtlMs()), effects.toString()))
-        .map(reply -> {
-          List<Integer> tripped = new ArrayList<>();
-          String text = reply.toString();
-          if (!text.isEmpty()) {
-            for (String index : text.split(",")) {
-              tripped.add(Integer.parseInt(index));
-            }
-          }
-          return tripped;
+  /**
+   * Applies a wave of events (at most one per user) in one script call.
+   *
+   * @return each event's state, in order; {@link UserState#failed()} for one whose script work failed (logged)
+   */
+  Future<List<UserState>> applyEvents(List<Arrival> wave) {
+    List<String> args = new ArrayList<>(4 + wave.size() * 10);
+    args.add(config.redisPrefix());
+    args.add(Long.toString(config.sessionTimeoutMs()));
+    args.add(Long.toString(config.dedupWindowMs()));
+    args.add(Long.toString(config.stateTtlMs()));
+    for (Arrival arrival : wave) {
+      ObjectNode event = arrival.event();
+      String type = event.path("type").asText();
+      String name = event.path("event").asText("");
+      args.add(arrival.messageId());
+      args.add(arrival.dedupKey());
+      args.add(event.path("userId").asText(""));
+      args.add(event.path("anonymousId").asText(""));
+      args.add(type);
+      args.add(name);
+      args.add(Long.toString(arrival.atMs()));
+      args.add(type.equals("track") && CART_EVENTS.contains(name) ? objectText(event.get("properties")) : "");
+      args.add(event.path("previousId").asText(""));
+      JsonNode traits = event.path("traits").isObject() ? event.get("traits") : event.path("context").path("traits");
+      if (type.equals("identify") && traits.isObject()) {
+        args.add(Integer.toString(traits.size()));
+        traits.fields().forEachRemaining(trait -> {
+          args.add(trait.getKey());
+          args.add(trait.getValue().toString());
         });
+      } else {
+        args.add("0");
+      }
+    }
+    return redis.eval(LuaScript.APPLY_EVENTS, args).map(reply -> {
+      List<UserState> states = new ArrayList<>(wave.size());
+      for (int i = 0; i < reply.size(); i++) {
+        states.add(toUserState(reply.get(i), wave.get(i)));
+      }
+      return states;
+    });
   }
 
-  /** The event's signals are durable: a later copy of it within the dedup window is skipped. */
-  Future<Void> markDone(String messageId) {
-    return redis.send(Request.cmd(Command.SET).arg(config.redisPrefix() + "seen:" + messageId).arg("d").arg("PX")
-        .arg(config.dedupWindowMs())).mapEmpty();
+  /** What the rules decided for one event, to apply to the shared state. */
+  record Decided(UserState state, Arrival arrival, Evaluation evaluation) {
+  }
+
+  /**
+   * Applies the rules' effects for a wave of events in one script call; an event left with nothing to make durable
+   * is marked done by it.
+   *
+   * @return per event, the indexes into its {@code evaluation.thresholds()} that tripped, or null where the script
+   *     work failed (logged)
+   */
+  Future<List<List<Integer>>> applyEffects(List<Decided> wave) {
+    List<String> args = new ArrayList<>(2 + wave.size() * 16);
+    args.add(config.redisPrefix());
+    args.add(Long.toString(config.stateTtlMs()));
+    for (Decided decided : wave) {
+      Evaluation evaluation = decided.evaluation();
+      args.add(decided.arrival().messageId());
+      args.add(decided.arrival().dedupKey());
+      args.add(decided.state().subject());
+      args.add(Long.toString(decided.arrival().atMs()));
+      args.add(decided.state().replay() ? "1" : "0");
+      args.add(evaluation.signals().isEmpty() ? "0" : "1");
+      args.add(Integer.toString(evaluation.thresholds().size()));
+      args.add(Integer.toString(evaluation.cancels().size()));
+      args.add(Integer.toString(evaluation.arms().size()));
+      args.add(Integer.toString(evaluation.actions().size()));
+      for (ThresholdCheck check : evaluation.thresholds()) {
+        args.addAll(List.of(check.ruleId(), check.key(), Long.toString(check.windowMs()),
+            Integer.toString(check.count()), Long.toString(check.cooldownMs()), check.signalId(), check.member()));
+      }
+      args.addAll(evaluation.cancels());
+      for (TimerArm arm : evaluation.arms()) {
+        args.addAll(List.of(arm.ruleId(), Long.toString(arm.dueMs()), arm.rearm() ? "1" : "0", arm.payload()));
+      }
+      for (ActionEffect action : evaluation.actions()) {
+        args.addAll(List.of(action.scope() == Action.Scope.SESSION ? "S" : "T", action.name(),
+            action.operation() == Action.Operation.INCREMENT ? "I" : "S",
+            action.value() == null ? "null" : action.value().toString()));
+      }
+    }
+    return redis.eval(LuaScript.APPLY_EFFECTS, args).map(reply -> {
+      List<List<Integer>> tripped = new ArrayList<>(wave.size());
+      for (int i = 0; i < reply.size(); i++) {
+        Response item = reply.get(i);
+        if (isFailure(item)) {
+          LOG.error("Redis refused the effects of event {}; skipping it: {}", wave.get(i).arrival().messageId(),
+              item.get(1));
+          tripped.add(null);
+          continue;
+        }
+        List<Integer> indexes = new ArrayList<>(item.size());
+        item.forEach(index -> indexes.add(index.toInteger()));
+        tripped.add(indexes);
+      }
+      return tripped;
+    });
+  }
+
+  /** These events' signals are durable: a later copy of one within the dedup window is skipped. */
+  Future<Void> markDone(List<Arrival> events) {
+    List<Future<Response>> sets = new ArrayList<>(events.size());
+    for (Arrival event : events) {
+      sets.add(redis.send(Request.cmd(Command.HSET).arg(config.redisPrefix() + "dd:" + event.dedupKey())
+          .arg(event.messageId()).arg("d")));
+    }
+    return Future.all(sets).mapEmpty();
   }
 
   Future<List<ClaimedTimer>> claimDueTimers(long nowMs, int limit) {
@@ -115,14 +195,44 @@ final class SessionStore {
     });
   }
 
-  private UserState toUserState(JsonNode reply) {
-    String status = reply.path("status").asText();
+  /** Reads one event's reply: { status, subject, userId, the user's hash (see lib.lua) }. */
+  private static UserState toUserState(Response reply, Arrival arrival) {
+    String status = reply.get(0).toString();
     if (status.equals("duplicate")) {
-      return new UserState(status, null, null, Map.of(), Map.of());
+      return UserState.DUPLICATE;
     }
-    String userId = reply.path("userId").asText("");
-    return new UserState(status, reply.path("subject").asText(), userId.isEmpty() ? null : userId,
-        CelValues.mapFromJson(sessionOf(reply)), CelValues.mapFromJson(objectOrEmpty(reply.get("traits"))));
+    if (isFailure(reply)) {
+      LOG.error("Redis refused the work for event {}; skipping it: {}", arrival.messageId(), reply.get(1));
+      return UserState.FAILED;
+    }
+    ObjectNode session = MAPPER.createObjectNode();
+    ObjectNode attributes = session.putObject("attributes");
+    ObjectNode traits = MAPPER.createObjectNode();
+    JsonNode cart = null;
+    Response hash = reply.get(3);
+    for (int i = 0; i + 1 < hash.size(); i += 2) {
+      String field = hash.get(i).toString();
+      String value = hash.get(i + 1).toString();
+      if (field.startsWith("a.")) {
+        attributes.set(field.substring(2), parse(value));
+      } else if (field.startsWith("t.")) {
+        traits.set(field.substring(2), parse(value));
+      } else if (field.equals("cart")) {
+        cart = parse(value);
+      } else if (field.equals("sessionId")) {
+        session.put(field, value);
+      } else if (!field.startsWith("_")) { // _ttlAt and _v are bookkeeping
+        session.set(field, parse(value));
+      }
+    }
+    String userId = reply.get(2).toString();
+    return new UserState(status, reply.get(1).toString(), userId.isEmpty() ? null : userId,
+        CelValues.mapFromJson(sessionOf(session, objectOrEmpty(cart))), CelValues.mapFromJson(traits));
+  }
+
+  private static boolean isFailure(Response reply) {
+    return reply.type() == ResponseType.MULTI && reply.size() == 2 && reply.get(0).type() == ResponseType.BULK
+        && "error".equals(reply.get(0).toString());
   }
 
   private ClaimedTimer toClaimedTimer(JsonNode claim) {
@@ -142,8 +252,10 @@ final class SessionStore {
 
   /** The session hash with the cart folded in; Lua's cjson writes an empty array as {}, so lists are repaired. */
   private static ObjectNode sessionOf(JsonNode reply) {
-    ObjectNode session = objectOrEmpty(reply.get("session")).deepCopy();
-    ObjectNode cart = objectOrEmpty(reply.get("cart")).deepCopy();
+    return sessionOf(objectOrEmpty(reply.get("session")).deepCopy(), objectOrEmpty(reply.get("cart")).deepCopy());
+  }
+
+  private static ObjectNode sessionOf(ObjectNode session, ObjectNode cart) {
     if (!cart.path("items").isArray()) {
       cart.set("items", MAPPER.createArrayNode());
     }

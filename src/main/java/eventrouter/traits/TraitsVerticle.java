@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Computes the traits of {@code traits.file} in Postgres and copies every value into the user's real-time traits in
- * Redis ({@code t:u:<userId>}, the hash {@code apply_event.lua} keeps), so that the next rule evaluation reads it as
- * {@code traits.<name>}. Each value is also kept in {@code computed_traits}.
+ * Redis (field {@code t.<name>} of {@code s:u:<userId>}, the user's hash {@code apply_events.lua} keeps), so that the
+ * next rule evaluation reads it as {@code traits.<name>}. Each value is also kept in {@code computed_traits}.
  *
  * <p>Which users: those whose events the warehouse has just stored ({@link Addresses#TRAITS_USERS_CHANGED}), at most
  * {@code traits.batchUsers} per query, batch after batch while users wait (a tick every {@code traits.refreshMs}
@@ -223,15 +223,15 @@ public final class TraitsVerticle extends VerticleBase {
     }
     List<Request> writes = new ArrayList<>(rows.size() * 2);
     for (Row row : rows) {
-      String key = traitsKey(row.getString(0));
-      writes.add(Request.cmd(Command.HSET).arg(key).arg(trait).arg(row.getString(1)));
+      String key = userKey(row.getString(0));
+      writes.add(Request.cmd(Command.HSET).arg(key).arg("t." + trait).arg(row.getString(1)));
       writes.add(Request.cmd(Command.PEXPIRE).arg(key).arg(stateTtlMs));
     }
     return redis.batch(writes).onSuccess(replies -> written.get(trait).increment(rows.size())).mapEmpty();
   }
 
-  /** As {@code apply_event.lua} names a known user's traits hash: its values are JSON text, as here. */
-  private String traitsKey(String userId) {
-    return redisPrefix + "t:u:" + userId;
+  /** As {@code lib.lua} names a known user's hash: trait values in it are JSON text, as here. */
+  private String userKey(String userId) {
+    return redisPrefix + "s:u:" + userId;
   }
 }
