@@ -233,7 +233,15 @@ public final class RealtimeVerticle extends VerticleBase {
         Facts fact = new Facts(CelValues.mapFromJson(event), state.session(), state.traits(), state.subject(),
             state.userId() != null ? state.userId() : textOrNull(event.get("userId")),
             textOrNull(event.get("anonymousId")), List.of(arrival.messageId()), Instant.ofEpochMilli(arrival.atMs()));
-        decided.add(new Decided(state, arrival, engine.evaluate(fact)));
+        Evaluation evaluation;
+        try {
+          evaluation = engine.evaluate(fact);
+        } catch (RuntimeException e) {
+          // A bug, not an outage: retrying would stall every user behind this event, so it alone is skipped.
+          LOG.error("the rules failed on event {}; skipping it", arrival.messageId(), e);
+          continue;
+        }
+        decided.add(new Decided(state, arrival, evaluation));
         facts.add(fact);
         metrics.record(Stage.RULES, System.nanoTime() - rulesStart);
       }
@@ -279,7 +287,7 @@ public final class RealtimeVerticle extends VerticleBase {
     emitted = emitted.transform(ar -> untilDone(() -> emit(signals)
             .onSuccess(v -> metrics.record(Stage.SIGNALS, System.nanoTime() - signalsStart, done.size()))
             .compose(v -> store.markDone(done)), "the signals of " + done.size() + " events"))
-        .onComplete(ar -> finish(wave));
+        .onSuccess(v -> finish(wave)); // failing means stopping: their offsets stay uncommitted, read again
   }
 
   private void finish(List<Polled> wave) {
