@@ -7,6 +7,17 @@
 #   loadtest/bench.sh --quick   a few seconds per measurement at a low rate, 1 run each (a few minutes in all): proves the
 #                               harness works (CI), judges no speed;
 #                               writes target/bench/BENCHMARKS-quick.md and target/bench/results.json
+#   loadtest/bench.sh --cost [embedded|external|both]
+#                               only the CPU cost per event (a few minutes): builds, starts the router as the full run
+#                               does, runs the cost step (eventrouter.loadtest.bench.Cost: single events, then batches,
+#                               of the shop mix at fixed rates) and writes target/bench/COST.md (also printed) and
+#                               target/bench/raw-cost/. "external" runs it against a router started with
+#                               ROUTER_PG_URL/ROUTER_REDIS_URL pointing at this machine's Postgres and Redis (a database
+#                               and a Redis key prefix of the run's own, removed afterwards); "both" (the default; or
+#                               BENCH_COST_SERVICES) runs embedded, then external if those servers answer.
+#                               BENCH_EXTERNAL_PG_URL (default postgresql://postgres@127.0.0.1:5432/test: where the
+#                               run's database is created) and BENCH_EXTERNAL_REDIS_URL (default redis://127.0.0.1:6379)
+#                               name the servers. The full run measures the cost both ways, the quick run embedded only.
 #   BENCH_ROUTER_JAVA_OPTS='-Xmx1g -XX:+UseZGC' loadtest/bench.sh   other JVM flags for the router (default -Xmx512m;
 #                               set it empty for none)
 #
@@ -25,11 +36,18 @@ OUT="$ROOT/target/bench"
 RAW="$OUT/raw"
 
 MODE=full
+COST_SERVICES="${BENCH_COST_SERVICES:-both}"
 case "${1:-}" in
-  --quick) MODE=quick ;;
-  "") ;;
-  *) echo "usage: loadtest/bench.sh [--quick]" >&2; exit 2 ;;
+  --quick) MODE=quick; COST_SERVICES=embedded ;;
+  --cost) MODE=cost; COST_SERVICES="${2:-$COST_SERVICES}" ;;
+  "") COST_SERVICES=both ;;
+  *) echo "usage: loadtest/bench.sh [--quick | --cost [embedded|external|both]]" >&2; exit 2 ;;
 esac
+case "$COST_SERVICES" in
+  embedded|external|both) ;;
+  *) echo "bench.sh: --cost takes embedded, external or both (got $COST_SERVICES)" >&2; exit 2 ;;
+esac
+if [ "$MODE" = cost ]; then RAW="$OUT/raw-cost"; fi
 
 # DRAIN_SECS bounds each wait for the consumer groups to catch up after a run (WARM_DRAIN_SECS after the warm-up);
 # PUSH_* is the WebSocket push measurement: sockets (one user each), events/s, seconds measured after a warm-up. The
@@ -44,6 +62,26 @@ else
   RATE_WARM=5; CONNECTIONS=128; JFR=1; DRAIN_SECS=600; WARM_DRAIN_SECS=900
   PUSH_SOCKETS=200; PUSH_RATE=500; PUSH_SECS=20; PUSH_WARM=20
 fi
+# The cost step (Cost): the shop mix over COST_USERS users; single events at COST_SINGLE_RATE events/s, then batches
+# of BATCH_SIZE at COST_BATCH_RATE events/s, each COST_WARM s of warm-up and COST_SECS s measured. Rates the router
+# holds on this 2-core machine with every consumer group keeping up, so that the CPU of the window is the CPU of its
+# events.
+if [ "$MODE" = quick ]; then
+  COST_SINGLE_RATE=200; COST_BATCH_RATE=1000; COST_SECS=3; COST_WARM=2
+else
+  # 2,000/s single events and 5,000/s in batches were not held on 2026-12-03 (single: requests queued in the client;
+  # batches: the real-time consumer fell 100k events behind), with the shop mix on this machine.
+  COST_SINGLE_RATE=1000; COST_BATCH_RATE=2000; COST_SECS=20; COST_WARM=10
+fi
+COST_USERS=500
+COST_IDLE=5 # seconds read with nothing sent, before each cost window: the pipeline's idle CPU
+COST_ROUTER_WARM=20 # seconds of unmeasured shop-mix load before the cost step, once its JFR recording has started
+if [ "$MODE" = quick ]; then COST_ROUTER_WARM=3; fi
+COST_SINGLE_RATE="${BENCH_COST_SINGLE_RATE:-$COST_SINGLE_RATE}"; COST_BATCH_RATE="${BENCH_COST_BATCH_RATE:-$COST_BATCH_RATE}"
+COST_SECS="${BENCH_COST_SECS:-$COST_SECS}"; COST_WARM="${BENCH_COST_WARM:-$COST_WARM}"
+EXTERNAL_PG_URL="${BENCH_EXTERNAL_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}"
+EXTERNAL_REDIS_URL="${BENCH_EXTERNAL_REDIS_URL:-redis://127.0.0.1:6379}"
+if [ "$MODE" = cost ]; then DRAIN_SECS=120; WARM_DRAIN_SECS=180; fi # --cost must stay fast: shorter bounds
 JFR="${BENCH_JFR:-$JFR}" # BENCH_JFR=1 records the JFR profiles in quick mode too (a check of the harness)
 WRK_THREADS=2
 BATCH_SIZE=100
@@ -56,7 +94,7 @@ command -v java >/dev/null || die "java is missing"
 command -v mvn >/dev/null || die "mvn is missing"
 command -v curl >/dev/null || die "curl is missing"
 command -v jq >/dev/null || die "jq is missing"
-if ! command -v wrk >/dev/null; then
+if [ "$MODE" != cost ] && ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing wrk (Debian package)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
@@ -79,7 +117,12 @@ mvn -B -q -f "$LT/pom.xml" test-compile || die "loadtest/ does not build"
 CP="$LT/target/classes:$(cat "$LT/target/classpath.txt")"
 tool() { java -cp "$CP" "eventrouter.loadtest.bench.$@"; }
 
-rm -rf "$OUT"
+if [ "$MODE" = cost ]; then
+  # Leave the last full or quick run's results in target/bench alone.
+  rm -rf "$RAW" "$OUT/router" "$OUT/router-external" "$OUT/COST.md"
+else
+  rm -rf "$OUT"
+fi
 mkdir -p "$RAW"
 
 # --- processes we start, stopped on exit by their pids ---------------------------------------------------------------
@@ -94,7 +137,21 @@ cleanup() {
     kill -9 "$pid" 2>/dev/null || true
   done
 }
-trap cleanup EXIT
+# The external run's own database and Redis keys (external_cost), removed once its router has stopped.
+EXT_DB=""; EXT_PG_ADMIN_URL=""; EXT_REDIS_PREFIX=""; EXT_REDIS_HOST=""; EXT_REDIS_PORT=""
+drop_external() {
+  if [ -n "$EXT_DB" ]; then
+    psql "$EXT_PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $EXT_DB WITH (FORCE)" >/dev/null 2>&1 \
+      || log "could not drop the external run's database $EXT_DB (drop it by hand)"
+    EXT_DB=""
+  fi
+  if [ -n "$EXT_REDIS_PREFIX" ] && command -v redis-cli >/dev/null; then
+    redis-cli -h "$EXT_REDIS_HOST" -p "$EXT_REDIS_PORT" --scan --pattern "$EXT_REDIS_PREFIX*" \
+      | xargs -r -n 500 redis-cli -h "$EXT_REDIS_HOST" -p "$EXT_REDIS_PORT" DEL >/dev/null 2>&1 || true
+    EXT_REDIS_PREFIX=""
+  fi
+}
+trap 'cleanup; drop_external' EXIT
 
 wait_http() { # $1 = url, $2 = seconds, $3 = pid that must stay alive
   for _ in $(seq 1 $(( $2 * 5 ))); do
@@ -113,7 +170,8 @@ wait_port() { # $1 = port, $2 = seconds, $3 = pid
   return 1
 }
 
-read -r BASE_PORT ROUTER_PORT SINK_PORT KAFKA_PORT PG_PORT REDIS_PORT < <(tool Probe ports --count 6)
+read -r BASE_PORT ROUTER_PORT SINK_PORT KAFKA_PORT PG_PORT REDIS_PORT EXT_ROUTER_PORT EXT_KAFKA_PORT \
+  < <(tool Probe ports --count 8)
 WRITE_KEY="bench-$(date +%s)-$RANDOM"
 ADMIN_TOKEN="bench-admin-$(date +%s)-$RANDOM$RANDOM$RANDOM"
 AUTH="Basic $(printf '%s:' "$WRITE_KEY" | base64 -w0)"
@@ -148,23 +206,29 @@ jq -n --arg mode "$MODE" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg mem "$(free -g | awk '/Mem:/{print $2" GiB"}')" \
   --arg kernel "$(uname -r)" \
   --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
-  --arg wrk "$(wrk -v 2>&1 | head -1)" \
+  --arg wrk "$(command -v wrk >/dev/null && wrk -v 2>&1 | head -1 || echo "not used")" \
   --argjson repeat "$REPEAT" --argjson runSecs "$RUN_SECS" --argjson routerWarm "$ROUTER_WARM" \
   --argjson baseWarm "$BASE_WARM" --argjson rateSecs "$RATE_SECS" --argjson rateWarm "$RATE_WARM" \
   --argjson connections "$CONNECTIONS" --argjson threads "$WRK_THREADS" --argjson batchSize "$BATCH_SIZE" \
   --argjson memRate "$MEM_RATE" --arg rates "$RATES" --argjson drainSecs "$DRAIN_SECS" \
   --argjson pushSockets "$PUSH_SOCKETS" --argjson pushRate "$PUSH_RATE" --argjson pushSecs "$PUSH_SECS" \
   --argjson pushWarm "$PUSH_WARM" \
+  --argjson costSingleRate "$COST_SINGLE_RATE" --argjson costBatchRate "$COST_BATCH_RATE" \
+  --argjson costSecs "$COST_SECS" --argjson costWarm "$COST_WARM" --argjson costUsers "$COST_USERS" \
+  --arg costServices "$COST_SERVICES" \
   '{mode:$mode,date:$date,commit:$commit,dirtyFiles:($dirty|tonumber),java:$java,cpu:$cpu,memory:$mem,kernel:$kernel,
     loadAverageAtStart:$load,wrk:$wrk,repeat:$repeat,runSecs:$runSecs,
     routerWarmSecs:$routerWarm,baselineWarmSecs:$baseWarm,rateSecs:$rateSecs,rateWarmSecs:$rateWarm,
     connections:$connections,wrkThreads:$threads,batchSize:$batchSize,memRate:$memRate,
     rates:($rates|split(" ")|map(tonumber)),drainSecs:$drainSecs,
-    push:{sockets:$pushSockets,rate:$pushRate,seconds:$pushSecs,warmupSecs:$pushWarm,via:"http"}}' > "$RAW/meta.json"
+    push:{sockets:$pushSockets,rate:$pushRate,seconds:$pushSecs,warmupSecs:$pushWarm,via:"http"},
+    cost:{singleRate:$costSingleRate,batchRate:$costBatchRate,seconds:$costSecs,warmupSecs:$costWarm,
+      users:$costUsers,services:$costServices}}' > "$RAW/meta.json"
 
 : > "$RAW/neighbours.txt"
 neighbours "$RAW/neighbours.txt" & PIDS+=("$!")
-log "mode $MODE; generating request bodies"
+log "mode $MODE"
+if [ "$MODE" != cost ]; then # wrk's bodies and the baseline: not part of the cost step
 tool BenchEvents --mode single --count 4000 --out "$OUT/bodies-single.txt"
 tool BenchEvents --mode batch --count 64 --batch "$BATCH_SIZE" --out "$OUT/bodies-batch.txt"
 
@@ -204,6 +268,7 @@ for i in $(seq 1 "$REPEAT"); do
   wrk_run "$BASE_URL" /v1/batch "$OUT/bodies-batch.txt" "$RUN_SECS" "$RAW/baseline-batch-$i.wrk.json"
 done
 kill "$BASE_PID"; wait "$BASE_PID" 2>/dev/null || true
+fi # MODE != cost
 
 # --- 2. the router, its whole pipeline live, and a webhook sink ------------------------------------------------------
 java -cp "$CP" eventrouter.loadtest.bench.WebhookSink --port "$SINK_PORT" > "$OUT/sink.log" 2>&1 &
@@ -237,20 +302,25 @@ elif [ -n "$ROUTER_JAVA_OPTS" ]; then
 else
   ROUTER_FLAGS="none (BENCH_ROUTER_JAVA_OPTS set empty, instead of the README's -Xmx512m)"
 fi
-log "router on :$ROUTER_PORT (embedded Kafka :$KAFKA_PORT, Postgres :$PG_PORT, Redis :$REDIS_PORT)"
-(cd "$RUN_DIR" && exec env ROUTER_HTTP_HOST=127.0.0.1 ROUTER_HTTP_PORT="$ROUTER_PORT" ROUTER_DATA_DIR="$RUN_DIR/data" \
-  ROUTER_WRITE_KEYS="$WRITE_KEY" ROUTER_ADMIN_TOKEN="$ADMIN_TOKEN" ROUTER_KAFKA_EMBEDDED_PORT="$KAFKA_PORT" ROUTER_PG_EMBEDDED_PORT="$PG_PORT" \
-  ROUTER_REDIS_EMBEDDED_PORT="$REDIS_PORT" ROUTER_DESTINATIONS="$RUN_DIR/conf/destinations.json" \
-  java $ROUTER_JAVA_OPTS -jar "$ROUTER_JAR" --conf conf/router.json) > "$OUT/router.log" 2>&1 &
-ROUTER_PID=$!; PIDS+=("$ROUTER_PID")
-ROUTER_URL="http://127.0.0.1:$ROUTER_PORT"
-wait_http "$ROUTER_URL/health" 180 "$ROUTER_PID" || die "the router did not become healthy (see $OUT/router.log)"
-scrape() { # $1 = output file: the router's own meters (Prometheus text), read by Report around each run
-  curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$ROUTER_URL/admin/metrics" > "$1" \
-    || die "GET /admin/metrics failed (the router's meters are part of the report)"
+launch_router() { # $1 = its dir (data in $1/data, log in $1.log), $2 = HTTP port, $3 = embedded Kafka port, then
+  # VAR=value settings: a router on the conf in $RUN_DIR/conf; sets ROUTER_PID, ROUTER_URL and ROUTER_LOG
+  local dir="$1" port="$2" kafka_port="$3"
+  shift 3
+  ROUTER_LOG="$dir.log"
+  mkdir -p "$dir"
+  (cd "$RUN_DIR" && exec env ROUTER_HTTP_HOST=127.0.0.1 ROUTER_HTTP_PORT="$port" ROUTER_DATA_DIR="$dir/data" \
+    ROUTER_WRITE_KEYS="$WRITE_KEY" ROUTER_ADMIN_TOKEN="$ADMIN_TOKEN" ROUTER_KAFKA_EMBEDDED_PORT="$kafka_port" \
+    ROUTER_DESTINATIONS="$RUN_DIR/conf/destinations.json" "$@" \
+    java $ROUTER_JAVA_OPTS -jar "$ROUTER_JAR" --conf conf/router.json) > "$ROUTER_LOG" 2>&1 &
+  ROUTER_PID=$!; PIDS+=("$ROUTER_PID")
+  ROUTER_URL="http://127.0.0.1:$port"
+  wait_http "$ROUTER_URL/health" 180 "$ROUTER_PID" || die "the router did not become healthy (see $ROUTER_LOG)"
 }
-PG_URL="$(grep -o 'postgresql://[^ ]*' "$OUT/router.log" | head -1)"
-KAFKA="$(grep -Eo 'Kafka +embedded [0-9.:]+' "$OUT/router.log" | awk '{print $3}' | head -1)"
+stop_router() { # $1 = its data dir, removed once it has exited (millions of events that nothing reads again)
+  kill "$ROUTER_PID"
+  for _ in $(seq 1 300); do kill -0 "$ROUTER_PID" 2>/dev/null || break; sleep 0.1; done
+  if ! kill -0 "$ROUTER_PID" 2>/dev/null; then rm -rf "$1"; fi
+}
 # Every consumer group and the topics it reads (WarehouseVerticle and the sink's DestinationFeed, in its own group
 # <delivery.groupId>.<destination id>, subscribe to both topics; RealtimeVerticle to the event log only), with the
 # router's defaults (config/ConfigKeys) where conf/ sets none.
@@ -259,20 +329,6 @@ read -r TOPIC SIGNALS_TOPIC WAREHOUSE_GROUP REALTIME_GROUP DELIVERY_GROUP < <(jq
   .realtime.groupId // "router-realtime", (.delivery.groupId // "router-delivery") + ".'"$SINK_ID"'"] | join(" ")' \
   "$RUN_DIR/conf/router.json")
 CONSUMER_GROUPS="$WAREHOUSE_GROUP=$TOPIC,$SIGNALS_TOPIC;$REALTIME_GROUP=$TOPIC;$DELIVERY_GROUP=$TOPIC,$SIGNALS_TOPIC"
-[ -n "$PG_URL" ] && [ -n "$KAFKA" ] || die "could not read the embedded Postgres/Kafka addresses from $OUT/router.log"
-"$JCMD" "$ROUTER_PID" VM.flags > "$OUT/router-vm-flags.txt" 2>&1 || log "jcmd VM.flags failed: $(head -3 "$OUT/router-vm-flags.txt")"
-jq --arg flags "$ROUTER_FLAGS" --arg opts "$ROUTER_JAVA_OPTS" --arg kafka "$KAFKA" --arg pg "$PG_URL" \
-  --arg topic "$TOPIC" --arg signals "$SIGNALS_TOPIC" --arg wh "$WAREHOUSE_GROUP" --arg rt "$REALTIME_GROUP" \
-  --arg dl "$DELIVERY_GROUP" \
-  --arg heapmax "$(grep -o -- '-XX:MaxHeapSize=[0-9]*' "$OUT/router-vm-flags.txt" | cut -d= -f2 || true)" \
-  --arg gc "$(grep -o -- '-XX:+Use[A-Za-z0-9]*GC' "$OUT/router-vm-flags.txt" | head -1 || true)" \
-  '. + {routerFlags:$flags,routerJavaOpts:$opts,routerMaxHeapBytes:($heapmax|tonumber? // null),routerGc:$gc,
-        consumerGroups:[{role:"warehouse",group:$wh,topics:[$topic,$signals]},{role:"real-time",group:$rt,topics:[$topic]},
-          {role:"delivery",group:$dl,topics:[$topic,$signals]}],
-        kafka:("embedded in the router JVM, single KRaft broker at " + $kafka),
-        postgres:("embedded child process of the router (zonky PostgreSQL 16) at " + ($pg|sub("postgresql://";""))),
-        redis:"embedded child process of the router (Redis 6.2)"}' "$RAW/meta.json" > "$RAW/meta.tmp" \
-  && mv "$RAW/meta.tmp" "$RAW/meta.json"
 
 DRAINED=true
 drain() { # $1 = output file, $2 = seconds: every consumer group's lag now, then wait (bounded) until every group is
@@ -290,6 +346,128 @@ before_run() { # $1 = output file: whether the run starts drained, after one mor
   jq -n --argjson drained "$DRAINED" '{startedDrained:$drained}' > "$1"
 }
 
+COST_JFR=""
+start_cost_jfr() { # one JFR recording per router for the cost step, started before its warm-up: starting a recording
+  # deoptimises the code that inlined the JDK classes JFR instruments, and the warm-up compiles it again. Cost dumps
+  # it after each window and counts only that window's samples.
+  if [ "$COST_JFR" = "$ROUTER_PID" ]; then return 0; fi
+  write_jfc
+  "$JCMD" "$ROUTER_PID" JFR.start name=cost settings="$OUT/bench.jfc" > /dev/null || die "jcmd JFR.start failed"
+  COST_JFR="$ROUTER_PID"
+}
+warm_router() { # before the cost step: the mix at half the cost rates, unmeasured, so that the JIT has compiled the
+  # mix's paths (a fresh router's, and those the JFR recording just deoptimised) and Kafka's first batches are behind
+  # it, then a wait for the consumers
+  start_cost_jfr
+  log "router warm-up for the cost step: ${COST_ROUTER_WARM}s of single events, then 5s of batches, at half the rates"
+  tool RateLoad --url "$ROUTER_URL/v1/track" --key "$WRITE_KEY" --mix shop --users "$COST_USERS" \
+    --rate "$(( COST_SINGLE_RATE / 2 ))" --seconds "$COST_ROUTER_WARM" --connections 64 > /dev/null \
+    || die "the load generator failed in the warm-up"
+  tool RateLoad --url "$ROUTER_URL/v1/track" --key "$WRITE_KEY" --mix shop --users "$COST_USERS" \
+    --rate "$(( COST_BATCH_RATE / 2 ))" --batch "$BATCH_SIZE" --seconds 5 --connections 64 > /dev/null \
+    || die "the load generator failed in the warm-up"
+  drain "$RAW/cost-warmup-$1.drain.json" "$WARM_DRAIN_SECS"
+}
+
+# --- the cost step: CPU µs per event of each process, over a fixed-rate window of the shop mix ----------------------
+write_jfc() { # the JDK's default JFR settings (about 1% overhead), with CPU samples every 10 ms instead of 20 ms
+  sed '/<event name="jdk.ExecutionSample">/,/<\/event>/ s|\(<setting name="period"[^>]*>\)[^<]*<|\110 ms<|' \
+    "$JAVA_HOME_DIR/lib/jfr/default.jfc" > "$OUT/bench.jfc"
+}
+cost_step() { # $1 = embedded|external, $2 = Redis host:port, $3 = Postgres port (the router at $ROUTER_PID)
+  warm_router "$1"
+  local shape label rate batch
+  for shape in single batch; do
+    label="$1-$shape"
+    if [ "$shape" = single ]; then rate="$COST_SINGLE_RATE"; batch=1; else rate="$COST_BATCH_RATE"; batch="$BATCH_SIZE"; fi
+    log "cost per event, $1 services, $( [ "$batch" = 1 ] && echo "single events" || echo "batches of $batch") at" \
+      "$rate events/s: ${COST_WARM}s of warm-up, then ${COST_SECS}s measured"
+    before_run "$RAW/cost-$label.start.json"
+    tool Cost --label "$label" --services "$1" --routerPid "$ROUTER_PID" --sinkPid "$SINK_PID" --redis "$2" \
+      --pgPort "$3" --url "$ROUTER_URL/v1/track" --key "$WRITE_KEY" --mix shop --users "$COST_USERS" \
+      --rate "$rate" --batch "$batch" --seconds "$COST_SECS" --warmup "$COST_WARM" --connections 64 \
+      --idleSecs "$COST_IDLE" --jcmd "$JCMD" --jfrName cost --jfr "$OUT/cost-$label.jfr" \
+      --out "$RAW/cost-$label.json" > /dev/null \
+      || die "the cost step failed ($label)"
+    log "  $(jq -r '"\(.events) events acknowledged in \(.windowSecs) s, \(.loadErrors) errors; CPU µs per event:
+      router \(.processes[0].usPerEvent), Redis \(.processes[1].usPerEvent), Postgres \(.processes[2].usPerEvent),
+      total \(.pipelineUsPerEvent)" | gsub("\n *"; " ")' "$RAW/cost-$label.json")"
+    drain "$RAW/cost-$label.drain.json"
+  done
+}
+
+# The cost step again, against a router of its own that uses this machine's Redis and Postgres (Kafka stays embedded):
+# the router's own cost apart from the servers'. The run gets a database and a Redis key prefix of its own, removed at
+# exit; nothing else on those servers is touched (the command stats are read, not reset).
+external_cost() {
+  local redis_hostport pg_hostport pg_port prefix
+  redis_hostport="$(printf '%s' "$EXTERNAL_REDIS_URL" | sed -E 's#^rediss?://([^@/]*@)?##; s#/.*$##')"
+  pg_hostport="$(printf '%s' "$EXTERNAL_PG_URL" | sed -E 's#^postgres(ql)?://([^@/]*@)?##; s#[/?].*$##')"
+  pg_port="${pg_hostport##*:}"; [ "$pg_port" != "$pg_hostport" ] || pg_port=5432
+  if ! command -v psql >/dev/null; then
+    log "external services: SKIPPED, psql is missing (it creates the run's own database)"; return 0
+  fi
+  if ! (exec 3<>"/dev/tcp/${redis_hostport%:*}/${redis_hostport##*:}") 2>/dev/null \
+      || ! psql "$EXTERNAL_PG_URL" -tAc 'select 1' >/dev/null 2>&1; then
+    log "external services: SKIPPED, Redis at $redis_hostport or Postgres at $EXTERNAL_PG_URL does not answer"
+    return 0
+  fi
+  EXT_PG_ADMIN_URL="$EXTERNAL_PG_URL"
+  EXT_DB="bench_cost_$(date +%s)_$$"
+  psql "$EXTERNAL_PG_URL" -qc "CREATE DATABASE $EXT_DB" >/dev/null || die "could not create the database $EXT_DB"
+  prefix="bench-cost-$(date +%s)-$$:"
+  EXT_REDIS_HOST="${redis_hostport%:*}"; EXT_REDIS_PORT="${redis_hostport##*:}"; EXT_REDIS_PREFIX="$prefix"
+  local pg_url="${EXTERNAL_PG_URL%%\?*}"
+  pg_url="${pg_url%/*}/$EXT_DB"
+  log "router on :$EXT_ROUTER_PORT with external Redis $redis_hostport (key prefix $prefix) and Postgres" \
+    "$pg_hostport (database $EXT_DB); embedded Kafka :$EXT_KAFKA_PORT"
+  launch_router "$OUT/router-external" "$EXT_ROUTER_PORT" "$EXT_KAFKA_PORT" ROUTER_PG_URL="$pg_url" \
+    ROUTER_REDIS_URL="$EXTERNAL_REDIS_URL" ROUTER_REDIS_PREFIX="$prefix"
+  KAFKA="$(grep -Eo 'Kafka +embedded [0-9.:]+' "$ROUTER_LOG" | awk '{print $3}' | head -1)"
+  PG_URL="$pg_url"
+  DRAINED=true
+  [ -n "$KAFKA" ] || die "could not read the embedded Kafka address from $ROUTER_LOG"
+  jq --arg redis "$redis_hostport" --arg pg "$pg_hostport" --arg db "$EXT_DB" --arg prefix "$prefix" \
+    --arg redisv "$(redis-cli -h "$EXT_REDIS_HOST" -p "$EXT_REDIS_PORT" INFO server 2>/dev/null | tr -d '\r' \
+      | sed -n 's/^redis_version://p')" \
+    --arg pgv "$(psql "$EXTERNAL_PG_URL" -tAc 'show server_version' 2>/dev/null)" \
+    --arg flags "$ROUTER_FLAGS" \
+    '. + {routerFlags:$flags,externalServices:{redis:("this machine'"'"'s Redis " + $redisv + " at " + $redis + ", key prefix " + $prefix),
+      postgres:("this machine'"'"'s PostgreSQL " + $pgv + " at " + $pg + ", database " + $db + " (created for the run, dropped after)")}}' \
+    "$RAW/meta.json" > "$RAW/meta.tmp" && mv "$RAW/meta.tmp" "$RAW/meta.json"
+  cost_step external "$redis_hostport" "$pg_port"
+  log "stopping the external-services router"
+  stop_router "$OUT/router-external/data"
+  drop_external
+}
+
+# The embedded router (everything but the external cost run), unless --cost external asks for the external one only.
+if [ "$MODE" != cost ] || [ "$COST_SERVICES" != external ]; then
+log "router on :$ROUTER_PORT (embedded Kafka :$KAFKA_PORT, Postgres :$PG_PORT, Redis :$REDIS_PORT)"
+launch_router "$RUN_DIR" "$ROUTER_PORT" "$KAFKA_PORT" ROUTER_PG_EMBEDDED_PORT="$PG_PORT" \
+  ROUTER_REDIS_EMBEDDED_PORT="$REDIS_PORT"
+scrape() { # $1 = output file: the router's own meters (Prometheus text), read by Report around each run
+  curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$ROUTER_URL/admin/metrics" > "$1" \
+    || die "GET /admin/metrics failed (the router's meters are part of the report)"
+}
+PG_URL="$(grep -o 'postgresql://[^ ]*' "$OUT/router.log" | head -1)"
+KAFKA="$(grep -Eo 'Kafka +embedded [0-9.:]+' "$OUT/router.log" | awk '{print $3}' | head -1)"
+[ -n "$PG_URL" ] && [ -n "$KAFKA" ] || die "could not read the embedded Postgres/Kafka addresses from $OUT/router.log"
+"$JCMD" "$ROUTER_PID" VM.flags > "$OUT/router-vm-flags.txt" 2>&1 || log "jcmd VM.flags failed: $(head -3 "$OUT/router-vm-flags.txt")"
+jq --arg flags "$ROUTER_FLAGS" --arg opts "$ROUTER_JAVA_OPTS" --arg kafka "$KAFKA" --arg pg "$PG_URL" \
+  --arg topic "$TOPIC" --arg signals "$SIGNALS_TOPIC" --arg wh "$WAREHOUSE_GROUP" --arg rt "$REALTIME_GROUP" \
+  --arg dl "$DELIVERY_GROUP" \
+  --arg heapmax "$(grep -o -- '-XX:MaxHeapSize=[0-9]*' "$OUT/router-vm-flags.txt" | cut -d= -f2 || true)" \
+  --arg gc "$(grep -o -- '-XX:+Use[A-Za-z0-9]*GC' "$OUT/router-vm-flags.txt" | head -1 || true)" \
+  '. + {routerFlags:$flags,routerJavaOpts:$opts,routerMaxHeapBytes:($heapmax|tonumber? // null),routerGc:$gc,
+        consumerGroups:[{role:"warehouse",group:$wh,topics:[$topic,$signals]},{role:"real-time",group:$rt,topics:[$topic]},
+          {role:"delivery",group:$dl,topics:[$topic,$signals]}],
+        kafka:("embedded in the router JVM, single KRaft broker at " + $kafka),
+        postgres:("embedded child process of the router (zonky PostgreSQL 16) at " + ($pg|sub("postgresql://";""))),
+        redis:"embedded child process of the router (Redis 6.2)"}' "$RAW/meta.json" > "$RAW/meta.tmp" \
+  && mv "$RAW/meta.tmp" "$RAW/meta.json"
+
+if [ "$MODE" != cost ]; then # the saturation, fixed-rate, push and memory measurements
 log "router warm-up: ${ROUTER_WARM}s of single events, then batches (Kafka and the JIT need it)"
 wrk_run "$ROUTER_URL" /v1/track "$OUT/bodies-single.txt" "$ROUTER_WARM" ""
 wrk_run "$ROUTER_URL" /v1/batch "$OUT/bodies-batch.txt" "$(( ROUTER_WARM / 3 + 1 ))" ""
@@ -303,8 +481,7 @@ done
 profile() { # $1 = single|batch, $2 = path: one extra, uncounted saturation run recorded with JFR
   log "router $1: profiling run with JFR (not counted)"
   # The JDK's default settings (about 1% overhead), with CPU samples every 10 ms instead of 20 ms.
-  sed '/<event name="jdk.ExecutionSample">/,/<\/event>/ s|\(<setting name="period"[^>]*>\)[^<]*<|\110 ms<|' \
-    "$JAVA_HOME_DIR/lib/jfr/default.jfc" > "$OUT/bench.jfc"
+  write_jfc
   "$JCMD" "$ROUTER_PID" JFR.start name="bench-$1" settings="$OUT/bench.jfc" > /dev/null
   # Starting a recording deoptimises code that inlined the JDK classes JFR instruments: load it until it is compiled
   # again, and count only the samples after that.
@@ -399,6 +576,7 @@ jq -n --arg d "$DELIVERY" '{delivery:$d}' > "$RAW/delivery.json"
 "$JCMD" "$ROUTER_PID" GC.run > /dev/null 2>&1 || true
 "$JSTAT" -gc "$ROUTER_PID" | tail -1 | awk -v rss="$(awk '/VmRSS/{print $2}' "/proc/$ROUTER_PID/status")" \
   '{printf "{\"heapUsedKB\":%d,\"heapCommittedKB\":%d,\"rssKB\":%d}\n", $3+$4+$6+$8, $1+$2+$5+$7, rss}' > "$RAW/mem-after-gc.json"
+fi # MODE != cost
 
 # --- 5. quick mode: the Gatling simulations, briefly, against the same router (proves they run; a generous limit) ---
 if [ "$MODE" = quick ]; then
@@ -411,12 +589,19 @@ if [ "$MODE" = quick ]; then
   done
 fi
 
+cost_step embedded "127.0.0.1:$REDIS_PORT" "$PG_PORT"
 log "stopping the router"
-kill "$ROUTER_PID"
-for _ in $(seq 1 300); do kill -0 "$ROUTER_PID" 2>/dev/null || break; sleep 0.1; done
-# Millions of events in Kafka and Postgres: gigabytes that nothing reads again.
-if ! kill -0 "$ROUTER_PID" 2>/dev/null; then rm -rf "$RUN_DIR/data"; fi
-rm -f "$OUT"/router-*.jfr
+stop_router "$RUN_DIR/data"
+fi # the embedded router
+if [ "$MODE" != quick ] && [ "$COST_SERVICES" != embedded ]; then external_cost; fi
+rm -f "$OUT"/router-*.jfr "$OUT"/cost-*.jfr
+
+if [ "$MODE" = cost ]; then
+  tool Report --raw "$RAW" --notes "$LT/bench-notes.md" --json "$OUT/cost.json" --markdown "$OUT/COST.md" \
+    --costOnly true || die "the cost report could not be written"
+  log "wrote $OUT/COST.md, $OUT/cost.json and $RAW/"
+  exit 0
+fi
 
 # --- 6. the report ---------------------------------------------------------------------------------------------------
 if [ "$MODE" = quick ]; then REPORT="$OUT/BENCHMARKS-quick.md"; else REPORT="$ROOT/BENCHMARKS.md"; fi

@@ -18,7 +18,8 @@ import jdk.jfr.consumer.RecordingFile;
  * and by total time (anywhere on the stack), and the share of samples per area of the code (Kafka broker, Kafka
  * client, Jackson, Netty, Vert.x, Postgres client, router code, JDK), by the first frame that belongs to an area.
  *
- * <pre>java -cp ... eventrouter.loadtest.bench.JfrTop --jfr FILE [--top 15] [--afterEpochMs T]</pre> prints JSON.
+ * <pre>java -cp ... eventrouter.loadtest.bench.JfrTop --jfr FILE [--top 15] [--afterEpochMs T] [--beforeEpochMs U]</pre>
+ * prints JSON, with the event-loop samples split by the router's stage ({@link #eventLoopStages}).
  * {@code --afterEpochMs} counts only samples taken after T: starting a recording retransforms JDK classes, and the
  * code that inlined them runs deoptimised until it is compiled again, so the first seconds are not representative.
  */
@@ -53,6 +54,7 @@ public final class JfrTop {
     Args args = new Args(argv, 0);
     int top = (int) args.getLong("top", 15);
     long after = args.getLong("afterEpochMs", 0);
+    long before = args.getLong("beforeEpochMs", Long.MAX_VALUE);
     Map<String, Long> self = new HashMap<>();
     Map<String, Long> total = new HashMap<>();
     Map<String, Long> entryPoints = new HashMap<>();
@@ -62,7 +64,7 @@ public final class JfrTop {
       while (file.hasMoreEvents()) {
         RecordedEvent event = file.readEvent();
         if (!event.getEventType().getName().equals("jdk.ExecutionSample") || event.getStackTrace() == null
-            || event.getStartTime().toEpochMilli() < after) {
+            || event.getStartTime().toEpochMilli() < after || event.getStartTime().toEpochMilli() >= before) {
           continue;
         }
         List<RecordedFrame> frames = event.getStackTrace().getFrames();
@@ -94,7 +96,64 @@ public final class JfrTop {
     out.set("totalTop", ranked(total, samples, top));
     out.set("entryPointsTotal", ranked(entryPoints, samples, 25));
     out.set("areas", ranked(areas, samples, 30));
+    out.set("eventLoopStages", eventLoopStages(Path.of(args.get("jfr")), after, before));
     System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(out));
+  }
+
+  /** The router's stage packages: an event-loop sample counts toward the innermost frame in one of them. */
+  static final List<String> STAGE_PACKAGES = List.of("ingest", "realtime", "delivery", "warehouse", "traits", "admin",
+      "cluster");
+
+  /**
+   * The CPU samples taken on Vert.x event-loop threads between {@code fromEpochMs} (inclusive) and {@code toEpochMs}
+   * (exclusive), by router stage: the innermost frame of a stage package ({@code eventrouter.ingest.},
+   * {@code eventrouter.realtime.}, ...) names the stage, so the helpers a stage calls ({@code eventrouter.log.},
+   * {@code eventrouter.rules.}) and the libraries under them count toward it. A sample with a router frame in no stage
+   * package counts under that frame's package; one with no router frame at all (Netty, Vert.x and client callbacks
+   * before they reach router code) under "no router frame".
+   */
+  static ObjectNode eventLoopStages(Path jfr, long fromEpochMs, long toEpochMs) throws java.io.IOException {
+    Map<String, Long> stages = new HashMap<>();
+    long samples = 0;
+    try (RecordingFile file = new RecordingFile(jfr)) {
+      while (file.hasMoreEvents()) {
+        RecordedEvent event = file.readEvent();
+        if (!event.getEventType().getName().equals("jdk.ExecutionSample") || event.getStackTrace() == null) {
+          continue;
+        }
+        long at = event.getStartTime().toEpochMilli();
+        var thread = event.getThread("sampledThread");
+        if (at < fromEpochMs || at >= toEpochMs || thread == null || thread.getJavaName() == null
+            || !thread.getJavaName().startsWith("vert.x-eventloop-thread")) {
+          continue;
+        }
+        samples++;
+        stages.merge(stageOf(event.getStackTrace().getFrames()), 1L, Long::sum);
+      }
+    }
+    ObjectNode out = new ObjectMapper().createObjectNode();
+    out.put("samples", samples);
+    out.set("stages", ranked(stages, samples, 30));
+    return out;
+  }
+
+  private static String stageOf(List<RecordedFrame> frames) {
+    String fallback = null;
+    for (RecordedFrame frame : frames) {
+      String type = frame.getMethod().getType().getName();
+      if (!type.startsWith("eventrouter.")) {
+        continue;
+      }
+      int dot = type.indexOf('.', "eventrouter.".length());
+      String pkg = dot < 0 ? "(root)" : type.substring("eventrouter.".length(), dot);
+      if (STAGE_PACKAGES.contains(pkg)) {
+        return pkg;
+      }
+      if (fallback == null) {
+        fallback = pkg;
+      }
+    }
+    return fallback == null ? "no router frame" : fallback;
   }
 
   /** The router's own methods and the library calls it makes, counted with everything they call (total time). */

@@ -44,6 +44,7 @@ final class Markdown {
     line("");
     line("\"measured / goal\" is above 1 when the goal is beaten (for latencies and memory it is goal ÷ measured).");
     line("");
+    md.append(new CostMarkdown(r.path("cost"), meta).render("##"));
 
     line("## Throughput at saturation");
     line("");

@@ -33,7 +33,18 @@ import org.HdrHistogram.Histogram;
  * <pre>
  * java -cp ... eventrouter.loadtest.bench.RateLoad --url http://127.0.0.1:8080/v1/track --key KEY --rate 5000
  *     --seconds 20 [--connections 64] [--users 20000] [--event "Bench Event"] [--out FILE]
+ *     [--mix shop --users 500] [--batch 100] [--marks true]
  * </pre>
+ *
+ * By default every request is one {@code --event} track call from a fresh anonymous user. {@code --mix shop} sends
+ * instead the {@link ShopMix} rotation over {@code --users} known users (500 unless given), each call to the
+ * endpoint of its type (the last segment of {@code --url}'s path becomes {@code track}, {@code page} or
+ * {@code identify}). {@code --batch N}
+ * posts {@code /v1/batch} bodies of N events of the same kind (the last path segment becomes {@code batch}); the
+ * rate, the warm-up and the counts are then in events, and each request carries N of them. {@code --marks true}
+ * prints {@code MARK measure-start EPOCH_MS} when the first measured request falls due and
+ * {@code MARK measure-end EPOCH_MS} when the last one has been sent, for a caller that measures around the window
+ * (see {@link Cost}).
  *
  * {@code --warmup S} first sends S seconds' worth at the same rate without timing them (the generator's JIT and the
  * connections warm up; their errors still count). It sends exactly rate × (warmup + seconds) requests, then waits at most 30 s for the answers, so it always stops by itself.
@@ -47,7 +58,14 @@ public final class RateLoad {
   private final Vertx vertx;
   private final HttpClientAgent client;
   private final RequestOptions requestOptions;
+  /** The path before its last segment, for the mix's per-type endpoints. */
+  private final String pathPrefix;
+  /** Requests per second: the event rate divided by the events per request. */
   private final double rate;
+  private final double eventRate;
+  private final int eventsPerRequest;
+  private final ShopMix mix;
+  private final boolean marks;
   private final long total;
   /** Requests before this index are the generator's and the server's warm-up: sent, checked, not timed. */
   private final long warmupCount;
@@ -66,6 +84,8 @@ public final class RateLoad {
   private long measuredOk;
   private long firstSendEpochMs;
   private long lastAnswerEpochMs;
+  private long measureStartEpochMs;
+  private long measureEndEpochMs;
 
   private RateLoad(Args args) {
     URI url = URI.create(args.get("url"));
@@ -73,9 +93,14 @@ public final class RateLoad {
     if (!host.startsWith("127.") && !host.equals("localhost") && !host.equals("[::1]") && !host.equals("::1")) {
       throw new IllegalArgumentException("--url must be on this machine (127.0.0.0/8, localhost, ::1); got " + url);
     }
-    this.rate = args.getDouble("rate", 1000);
+    this.eventRate = args.getDouble("rate", 1000);
+    this.eventsPerRequest = (int) args.getLong("batch", 1);
+    if (eventsPerRequest < 1 || eventsPerRequest > 2500) {
+      throw new IllegalArgumentException("--batch must be in [1, 2500] (got " + eventsPerRequest + ")");
+    }
+    this.rate = eventRate / eventsPerRequest;
     double seconds = args.getDouble("seconds", 10);
-    if (rate <= 0 || rate > 200_000 || seconds <= 0 || seconds > 600) {
+    if (eventRate <= 0 || eventRate > 200_000 || seconds <= 0 || seconds > 600) {
       throw new IllegalArgumentException("--rate must be in (0, 200000] and --seconds in (0, 600]");
     }
     double warmup = args.getDouble("warmup", 0);
@@ -84,8 +109,15 @@ public final class RateLoad {
     }
     this.warmupCount = Math.round(rate * warmup);
     this.total = warmupCount + Math.round(rate * seconds);
+    String mixName = args.get("mix", "single");
+    this.mix = switch (mixName) {
+      case "single" -> null;
+      case "shop" -> new ShopMix((int) args.getLong("users", 500));
+      default -> throw new IllegalArgumentException("--mix must be single or shop (got " + mixName + ")");
+    };
     this.users = (int) args.getLong("users", 20_000);
     this.event = args.get("event", "Bench Event");
+    this.marks = Boolean.parseBoolean(args.get("marks", "false"));
     int connections = (int) args.getLong("connections", 64);
     // Beyond a few seconds' worth of requests waiting, the server has stalled: count them as errors instead of
     // buffering without bound.
@@ -96,10 +128,17 @@ public final class RateLoad {
         new PoolOptions().setHttp1MaxSize(connections));
     String key = args.get("key");
     this.requestOptions = new RequestOptions().setMethod(HttpMethod.POST).setHost(host).setPort(url.getPort())
-        .setURI(url.getRawPath()).setTimeout(30_000)
+        .setURI(eventsPerRequest > 1 ? parent(url.getRawPath()) + "batch" : url.getRawPath())
+        .setTimeout(30_000)
         .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
         .putHeader(HttpHeaders.AUTHORIZATION,
             "Basic " + Base64.getEncoder().encodeToString((key + ":").getBytes(StandardCharsets.UTF_8)));
+    this.pathPrefix = parent(url.getRawPath());
+  }
+
+  /** The path up to and with its last '/'. */
+  private static String parent(String path) {
+    return path.substring(0, path.lastIndexOf('/') + 1);
   }
 
   public static void main(String[] argv) throws Exception {
@@ -144,6 +183,9 @@ public final class RateLoad {
     long due = Math.min(total, (long) ((now - startNanos) / 1e9 * rate));
     while (sent < due) {
       long index = sent++;
+      if (index == warmupCount) {
+        measureStartEpochMs = mark("measure-start");
+      }
       long scheduled = startNanos + (long) (index * 1e9 / rate);
       if (sent - done > maxInFlight) {
         answered(index, scheduled, now, "client gave up: more than " + maxInFlight + " requests in flight");
@@ -151,12 +193,24 @@ public final class RateLoad {
       }
       send(index, scheduled);
     }
+    if (sent == total && measureEndEpochMs == 0) {
+      measureEndEpochMs = mark("measure-end");
+    }
+  }
+
+  private long mark(String name) {
+    long now = System.currentTimeMillis();
+    if (marks) {
+      System.out.println("MARK " + name + " " + now);
+      System.out.flush();
+    }
+    return now;
   }
 
   private void send(long index, long scheduled) {
-    Buffer body = Buffer.buffer(BenchEvents.single("bench-" + random.nextInt(users), event));
+    Buffer body = body(index);
     long[] sentAt = new long[1];
-    client.request(requestOptions)
+    client.request(options(index))
         .compose(request -> {
           sentAt[0] = System.nanoTime();
           return request.send(body);
@@ -165,6 +219,26 @@ public final class RateLoad {
         .onComplete(result -> answered(index, scheduled, sentAt[0],
             result.succeeded() ? (result.result() == 200 ? null : "HTTP " + result.result())
                 : result.cause().getClass().getSimpleName() + ": " + result.cause().getMessage()));
+  }
+
+  private Buffer body(long index) {
+    if (mix == null && eventsPerRequest == 1) {
+      return Buffer.buffer(BenchEvents.single("bench-" + random.nextInt(users), event));
+    }
+    long first = index * eventsPerRequest;
+    if (eventsPerRequest > 1) {
+      return Buffer.buffer(mix != null ? mix.batch(first, eventsPerRequest)
+          : BenchEvents.batch(random, eventsPerRequest));
+    }
+    return Buffer.buffer(mix.event(first));
+  }
+
+  /** Single events of the mix go to their type's endpoint; everything else to {@code --url} (or its batch path). */
+  private RequestOptions options(long index) {
+    if (mix == null || eventsPerRequest > 1) {
+      return requestOptions;
+    }
+    return new RequestOptions(requestOptions).setURI(pathPrefix + mix.step(index).type());
   }
 
   private Future<Integer> consume(HttpClientResponse response) {
@@ -194,7 +268,9 @@ public final class RateLoad {
 
   private ObjectNode result() {
     ObjectNode out = JSON.createObjectNode();
-    out.put("offeredRate", rate);
+    out.put("offeredRate", eventRate);
+    out.put("eventsPerRequest", eventsPerRequest);
+    out.put("mix", mix == null ? "single" : "shop");
     out.put("sent", sent);
     out.put("warmupRequests", warmupCount);
     out.put("ok", ok);
@@ -204,7 +280,10 @@ public final class RateLoad {
     ObjectNode errorNode = out.putObject("errors");
     errors.forEach(errorNode::put);
     double seconds = Math.max(1, lastAnswerEpochMs - firstSendEpochMs) / 1000.0;
-    out.put("achievedRate", measuredOk / seconds);
+    out.put("measuredOkEvents", measuredOk * eventsPerRequest);
+    out.put("achievedRate", measuredOk * eventsPerRequest / seconds);
+    out.put("measureStartEpochMs", measureStartEpochMs);
+    out.put("measureEndEpochMs", measureEndEpochMs);
     out.put("firstSendEpochMs", firstSendEpochMs);
     out.put("lastAnswerEpochMs", lastAnswerEpochMs);
     out.set("latencyMs", percentiles(corrected));

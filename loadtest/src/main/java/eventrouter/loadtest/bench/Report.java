@@ -23,7 +23,10 @@ import java.util.stream.Stream;
  * {@code target/bench/results.json} and {@code BENCHMARKS.md}. Every number in both comes from a raw file of the same
  * run; nothing is typed in. Each figure is the median of the runs, with their min and max.
  *
- * <pre>java -cp ... eventrouter.loadtest.bench.Report --raw DIR --notes FILE --json FILE --markdown FILE</pre>
+ * <pre>java -cp ... eventrouter.loadtest.bench.Report --raw DIR --notes FILE --json FILE --markdown FILE
+ *     [--costOnly true]</pre>
+ * With {@code --costOnly true} (what {@code bench.sh --cost} leaves), only the cost runs ({@code cost-*.json}) are
+ * read, and the markdown is the "Cost per event" section alone, which is also printed to stdout.
  */
 public final class Report {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -58,6 +61,16 @@ public final class Report {
   public static void main(String[] argv) throws IOException {
     Args args = new Args(argv, 0);
     Report report = new Report(Path.of(args.get("raw")));
+    if (Boolean.parseBoolean(args.get("costOnly", "false"))) {
+      ObjectNode results = JSON.createObjectNode();
+      results.set("meta", report.meta);
+      results.set("cost", report.cost());
+      Files.writeString(Path.of(args.get("json")), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(results));
+      String text = CostMarkdown.costOnly(results);
+      Files.writeString(Path.of(args.get("markdown")), text);
+      System.out.println(text);
+      return;
+    }
     ObjectNode results = report.results();
     Files.createDirectories(Path.of(args.get("json")).toAbsolutePath().getParent());
     Files.writeString(Path.of(args.get("json")), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(results));
@@ -99,9 +112,39 @@ public final class Report {
         profiles.set(shape, profile);
       }
     }
+    out.set("cost", cost());
     out.put("deadLettersAtEnd", deadLetters());
     out.set("otherProcesses", neighbours());
     out.set("targets", targets(out));
+    return out;
+  }
+
+  /** The order of the cost runs' columns. */
+  static final List<String> COST_RUNS = List.of("embedded-single", "embedded-batch", "external-single",
+      "external-batch");
+
+  /**
+   * The cost runs ({@code cost-LABEL.json} from {@link Cost}), each with whether every consumer group kept up, from
+   * the drain probe bench.sh runs after it ({@code cost-LABEL.drain.json}).
+   */
+  private ArrayNode cost() throws IOException {
+    ArrayNode out = JSON.createArrayNode();
+    for (String label : COST_RUNS) {
+      Path file = raw.resolve("cost-" + label + ".json");
+      if (!Files.exists(file)) {
+        continue;
+      }
+      ObjectNode run = (ObjectNode) JSON.readTree(file.toFile());
+      Path drain = raw.resolve("cost-" + label + ".drain.json");
+      if (Files.exists(drain)) {
+        ObjectNode consumers = JSON.createObjectNode();
+        run.put("pipelineKeptUp", consumers(consumers, JSON.readTree(drain.toFile()),
+            run.path("offeredRate").asDouble(), new HashMap<>()));
+        run.set("groupsBehind", consumers.path("groupsBehind"));
+        run.set("consumerLagAtEndEvents", consumers.path("consumerLagAtEndEvents"));
+      }
+      out.add(run);
+    }
     return out;
   }
 
