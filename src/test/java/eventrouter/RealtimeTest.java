@@ -210,20 +210,33 @@ class RealtimeTest {
   }
 
   @Test
-  @DisplayName("a session expires after 30 min of inactivity; the next event starts a new one")
+  @DisplayName("a session expires after 30 min of inactivity; the next event starts a new one, without the old"
+      + " session's attributes, and the cart and traits stay")
   void sessionExpiry() {
     String user = "session-" + id();
     post(new JsonObject().put("type", "page").put("userId", user).put("name", "Home"),
-        new JsonObject().put("type", "page").put("userId", user).put("name", "Shoes"));
-    JsonObject first = awaitEventCount(user, 2).getJsonObject("session");
+        new JsonObject().put("type", "page").put("userId", user).put("name", "Shoes"),
+        new JsonObject().put("type", "identify").put("userId", user).put("traits", new JsonObject().put("plan", "pro")),
+        track(user, "Product Added", new JsonObject().put("product_id", "s-1").put("price", 5).put("quantity", 2)),
+        track(user, "Seq", new JsonObject().put("seq", 0)));
+    Await.until(vertx, Duration.ofSeconds(30), "the Seq event's action set a session attribute", () ->
+        vertx.executeBlocking(() -> user(user).getJsonObject("session").getJsonObject("attributes")
+            .containsKey("lastSeq")));
+    JsonObject first = user(user).getJsonObject("session");
     assertEquals(2, first.getInteger("pagesViewed"));
+    assertEquals(5, first.getInteger("eventCount"));
     clock.advance(Duration.ofMinutes(31));
     post(new JsonObject().put("type", "page").put("userId", user).put("name", "Hats"));
     Await.until(vertx, Duration.ofSeconds(30), "a new session starts", () -> vertx.executeBlocking(
         () -> !user(user).getJsonObject("session").getString("sessionId").equals(first.getString("sessionId"))));
-    JsonObject second = user(user).getJsonObject("session");
+    JsonObject state = user(user);
+    JsonObject second = state.getJsonObject("session");
     assertEquals(1, second.getInteger("eventCount"));
+    assertEquals(1, second.getInteger("pagesViewed"));
     assertNotEquals(first.getLong("startedAt"), second.getLong("startedAt"));
+    assertEquals(new JsonObject(), second.getJsonObject("attributes"), "the attributes ended with their session");
+    assertEquals(10, second.getJsonObject("cart").getInteger("value"), "the cart outlives the session");
+    assertEquals("pro", state.getJsonObject("traits").getString("plan"), "traits outlive the session");
   }
 
   @Test

@@ -36,7 +36,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
@@ -61,6 +63,8 @@ public final class RealtimeVerticle extends VerticleBase {
   private static final long RETRY_MAX_MS = 5_000;
   /** Events per Redis script call: enough to share the call's cost, few enough to hold Redis for a millisecond. */
   private static final int MAX_WAVE = 128;
+  /** Waves in flight at once: one's Redis calls overlap another's rules and signals. */
+  private static final int MAX_WAVES = 4;
 
   private final RealtimeConfig config;
   private final String bootstrap;
@@ -79,9 +83,9 @@ public final class RealtimeVerticle extends VerticleBase {
   private RedisLink redis;
   private SessionStore store;
   private KafkaConsumer<String, String> consumer;
-  private boolean waveRunning;
-  /** The last wave's signals written, then the next's: one user's signals reach the log in order. */
-  private Future<Void> emitted = Future.succeededFuture();
+  /** Keys with an event in flight: their next events wait. */
+  private final Set<String> busy = new HashSet<>();
+  private int wavesInFlight;
   private long commitTimer;
   private volatile boolean stopping;
 
@@ -168,27 +172,63 @@ public final class RealtimeVerticle extends VerticleBase {
   }
 
   /**
-   * Runs the next wave once the one before has applied its effects: from then on Redis holds what a user's next event
-   * must see. Its signals are written while the next wave runs.
+   * Starts waves while fewer than {@link #MAX_WAVES} are in flight. A key is busy from the moment its event joins a
+   * wave until that event is done (its effects applied and any signals durable), so a user's next event sees what
+   * the one before left, and its signals follow the earlier ones into the log.
    */
   private void nextWave() {
-    if (waveRunning || waves.isEmpty()) {
+    while (wavesInFlight < MAX_WAVES) {
+      List<Polled> wave = waves.take(busy::contains);
+      if (wave.isEmpty()) {
+        return;
+      }
+      wavesInFlight++;
+      long started = System.nanoTime();
+      for (Polled polled : wave) {
+        busy.add(polled.key());
+        metrics.record(Stage.QUEUE, started - polled.polledAt());
+      }
+      // Failing means stopping: the wave's offsets stay uncommitted, and a restart reads its events again.
+      untilDone(() -> process(wave), "a wave of " + wave.size() + " events from " + wave.get(0).partition() + "@"
+          + wave.get(0).offset())
+          .onComplete(ar -> {
+            wavesInFlight--;
+            if (ar.succeeded()) {
+              settle(wave, ar.result());
+            }
+            nextWave();
+          });
+    }
+  }
+
+  /**
+   * Finishes the wave's events that raised nothing at once; the others once their signals are durable and they are
+   * marked done.
+   */
+  private void settle(List<Polled> wave, List<Raised> raised) {
+    Set<String> raising = new HashSet<>();
+    if (raised != null) { // null: Redis refused the whole wave (logged); it is skipped
+      raised.forEach(r -> raising.add(r.key()));
+    }
+    List<Polled> pending = new ArrayList<>();
+    for (Polled polled : wave) {
+      if (raising.contains(polled.key())) {
+        pending.add(polled);
+      } else {
+        finish(polled);
+      }
+    }
+    if (pending.isEmpty()) {
       return;
     }
-    List<Polled> wave = waves.take();
-    waveRunning = true;
-    long started = System.nanoTime();
-    for (Polled polled : wave) {
-      metrics.record(Stage.QUEUE, started - polled.polledAt());
-    }
-    // Failing means stopping: the wave's offsets stay uncommitted, and a restart reads its events again.
-    untilDone(() -> process(wave), "a wave of " + wave.size() + " events from " + wave.get(0).partition() + "@"
-        + wave.get(0).offset())
-        .onComplete(ar -> {
-          if (ar.succeeded()) {
-            emitInOrder(wave, ar.result());
-          }
-          waveRunning = false;
+    long signalsStart = System.nanoTime();
+    List<Signal> signals = raised.stream().flatMap(r -> r.signals().stream()).toList();
+    List<Arrival> done = raised.stream().map(Raised::event).toList();
+    untilDone(() -> emit(signals)
+            .onSuccess(v -> metrics.record(Stage.SIGNALS, System.nanoTime() - signalsStart, done.size()))
+            .compose(v -> store.markDone(done)), "the signals of " + done.size() + " events")
+        .onSuccess(v -> { // failing means stopping: their offsets stay uncommitted, read again
+          pending.forEach(this::finish);
           nextWave();
         });
   }
@@ -207,12 +247,8 @@ public final class RealtimeVerticle extends VerticleBase {
 
   /** Applies the wave's events to the state, evaluates the rules and applies their effects; returns the signals. */
   private Future<List<Raised>> process(List<Polled> wave) {
-    List<Arrival> arrivals = new ArrayList<>(wave.size());
-    for (Polled polled : wave) {
-      if (polled.arrival() != null) {
-        arrivals.add(polled.arrival());
-      }
-    }
+    List<Polled> events = wave.stream().filter(polled -> polled.arrival() != null).toList();
+    List<Arrival> arrivals = events.stream().map(Polled::arrival).toList();
     if (arrivals.isEmpty()) {
       return Future.succeededFuture(List.of());
     }
@@ -222,6 +258,7 @@ public final class RealtimeVerticle extends VerticleBase {
       RuleEngine engine = rules.current();
       List<Decided> decided = new ArrayList<>(states.size());
       List<Facts> facts = new ArrayList<>(states.size());
+      List<String> keys = new ArrayList<>(states.size());
       for (int i = 0; i < states.size(); i++) {
         UserState state = states.get(i);
         if (state.skipped()) {
@@ -243,6 +280,7 @@ public final class RealtimeVerticle extends VerticleBase {
         }
         decided.add(new Decided(state, arrival, evaluation));
         facts.add(fact);
+        keys.add(events.get(i).key());
         metrics.record(Stage.RULES, System.nanoTime() - rulesStart);
       }
       if (decided.isEmpty()) {
@@ -264,7 +302,7 @@ public final class RealtimeVerticle extends VerticleBase {
             engine.thresholdSignal(evaluation.thresholds().get(index), facts.get(i)).ifPresent(signals::add);
           }
           if (!signals.isEmpty()) {
-            raised.add(new Raised(decided.get(i).arrival(), signals));
+            raised.add(new Raised(keys.get(i), decided.get(i).arrival(), signals));
           }
         }
         return raised;
@@ -272,31 +310,11 @@ public final class RealtimeVerticle extends VerticleBase {
     });
   }
 
-  /**
-   * Writes a wave's signals once the waves before have written theirs, so that a user's signals stay in order, then
-   * marks their events done and lets their offsets be committed.
-   */
-  private void emitInOrder(List<Polled> wave, List<Raised> raised) {
-    if (raised == null || raised.isEmpty()) { // null: Redis refused the whole wave (logged); it is skipped
-      emitted = emitted.onComplete(ar -> finish(wave));
-      return;
-    }
-    long signalsStart = System.nanoTime();
-    List<Signal> signals = raised.stream().flatMap(r -> r.signals().stream()).toList();
-    List<Arrival> done = raised.stream().map(Raised::event).toList();
-    emitted = emitted.transform(ar -> untilDone(() -> emit(signals)
-            .onSuccess(v -> metrics.record(Stage.SIGNALS, System.nanoTime() - signalsStart, done.size()))
-            .compose(v -> store.markDone(done)), "the signals of " + done.size() + " events"))
-        .onSuccess(v -> finish(wave)); // failing means stopping: their offsets stay uncommitted, read again
-  }
-
-  private void finish(List<Polled> wave) {
-    long now = clock.millis();
-    for (Polled polled : wave) {
-      offsets.finished(polled.partition(), polled.offset());
-      if (polled.arrival() != null) {
-        metrics.recordMillis(Stage.TOTAL, now - polled.arrival().atMs());
-      }
+  private void finish(Polled polled) {
+    busy.remove(polled.key());
+    offsets.finished(polled.partition(), polled.offset());
+    if (polled.arrival() != null) {
+      metrics.recordMillis(Stage.TOTAL, clock.millis() - polled.arrival().atMs());
     }
   }
 
@@ -304,8 +322,8 @@ public final class RealtimeVerticle extends VerticleBase {
   private record Polled(TopicPartition partition, long offset, String key, Arrival arrival, long polledAt) {
   }
 
-  /** The signals one event raised. */
-  private record Raised(Arrival event, List<Signal> signals) {
+  /** The signals one event raised; {@code key} is its record's. */
+  private record Raised(String key, Arrival event, List<Signal> signals) {
   }
 
   // ---- timers ----

@@ -48,7 +48,7 @@ final class SessionStore {
   /**
    * Applies a wave of events (at most one per user) in one script call.
    *
-   * @return each event's state, in order; {@link UserState#failed()} for one whose script work failed (logged)
+   * @return each event's state, in order; {@link UserState#FAILED} for one whose script work failed (logged)
    */
   Future<List<UserState>> applyEvents(List<Arrival> wave) {
     List<String> args = new ArrayList<>(4 + wave.size() * 10);

@@ -7,11 +7,13 @@ import java.util.LinkedList;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Polled records waiting for the real-time path, taken a wave at a time: a wave holds at most one record per key (a
  * user's events each see the state the one before left), in the order they were polled, and a key's later records
- * wait for a later wave. Different users' events share a wave, and so one Redis call. Used from one event loop.
+ * wait for a later wave. A key the caller says is busy (its previous event is still in flight) is not taken at all.
+ * Different users' events share a wave, and so one Redis call. Used from one event loop.
  */
 final class Waves<T> {
   /** How far into the queue a wave looks for keys it does not hold yet; bounds the work of one take. */
@@ -34,15 +36,19 @@ final class Waves<T> {
     return waiting.isEmpty();
   }
 
-  /** The next wave: the oldest waiting record of each key, up to the wave's size; empty when nothing waits. */
-  List<T> take() {
+  /**
+   * The next wave: the oldest waiting record of each key that is not busy, up to the wave's size; empty when none
+   * can go.
+   */
+  List<T> take(Predicate<String> busy) {
     List<T> wave = new ArrayList<>(Math.min(maxWave, waiting.size()));
     Set<String> keys = new HashSet<>();
     Iterator<T> records = waiting.iterator();
     int scanned = 0;
     while (records.hasNext() && wave.size() < maxWave && scanned++ < SCAN_LIMIT) {
       T record = records.next();
-      if (keys.add(keyOf.apply(record))) {
+      String key = keyOf.apply(record);
+      if (keys.add(key) && !busy.test(key)) {
         wave.add(record);
         records.remove();
       }

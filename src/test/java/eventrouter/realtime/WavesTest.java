@@ -31,7 +31,7 @@ class WavesTest {
     Map<String, Integer> seen = new HashMap<>();
     int taken = 0;
     while (!waves.isEmpty()) {
-      List<Item> wave = waves.take();
+      List<Item> wave = waves.take(key -> false);
       assertTrue(!wave.isEmpty() && wave.size() <= 16, "a wave of " + wave.size());
       Set<String> keys = new HashSet<>();
       for (Item item : wave) {
@@ -47,6 +47,21 @@ class WavesTest {
   }
 
   @Test
+  @DisplayName("a busy key's records wait, in order, while the other keys go")
+  void busyKeysWait() {
+    Waves<Item> waves = new Waves<>(Item::key, 16);
+    waves.add(new Item("a", 1));
+    waves.add(new Item("b", 1));
+    waves.add(new Item("a", 2));
+    waves.add(new Item("c", 1));
+    assertEquals(List.of(new Item("b", 1), new Item("c", 1)), waves.take(key -> key.equals("a")));
+    assertEquals(List.of(), waves.take(key -> key.equals("a")));
+    assertEquals(List.of(new Item("a", 1)), waves.take(key -> false));
+    assertEquals(List.of(new Item("a", 2)), waves.take(key -> false));
+    assertTrue(waves.isEmpty());
+  }
+
+  @Test
   @DisplayName("a hot key's backlog does not hold up the other keys: each wave takes them beside it")
   void hotKeyDoesNotBlockOthers() {
     Waves<Item> waves = new Waves<>(Item::key, 128);
@@ -58,10 +73,10 @@ class WavesTest {
       others.add(new Item("user-" + i, 1));
       waves.add(others.get(i));
     }
-    List<Item> first = waves.take();
+    List<Item> first = waves.take(key -> false);
     assertEquals(51, first.size(), "the hot key's first event and every other user's");
     assertEquals(new Item("hot", 1), first.get(0));
     assertEquals(others, first.subList(1, 51));
-    assertEquals(List.of(new Item("hot", 2)), waves.take());
+    assertEquals(List.of(new Item("hot", 2)), waves.take(key -> false));
   }
 }
