@@ -22,11 +22,12 @@ import org.postgresql.copy.CopyManager;
  * reads (pgjdbc's CopyManager: the Vert.x client has no COPY). Both in batches of 1,000, alternating rounds, into a
  * database of the run's own (created and dropped here), so that both see the same machine.
  *
- * <p>Not a test, and not run by the suite:
- * <pre>mvn -B -q -o test-compile
- * java -cp target/classes:target/test-classes:$(cat cp.txt) eventrouter.warehouse.WarehouseCopyBench \
+ * <p>Not a test, and not run by the suite. After {@code mvn -B -q package -DskipTests} and {@code mvn -B -q
+ * test-compile}:
+ * <pre>java -cp target/event-router.jar:target/test-classes eventrouter.warehouse.WarehouseCopyBench \
  *     [postgresql://postgres@127.0.0.1:5432/test] [rounds] [batchesPerRound]</pre>
- * ({@code cp.txt}: {@code mvn dependency:build-classpath -Dmdep.outputFile=cp.txt -Dmdep.includeScope=test}).
+ * On 2026-12-03, on the machine's Postgres 15 (3 rounds of 10 batches): unnest 11.9k to 13.4k rows/s, COPY 10.6k to
+ * 12.9k rows/s. The statement, not the transfer, is the cost, so the warehouse keeps unnest.
  */
 public final class WarehouseCopyBench {
   private static final int BATCH = 1_000;
