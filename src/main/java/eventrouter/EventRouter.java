@@ -46,6 +46,7 @@ import io.vertx.redis.client.Request;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -122,18 +123,35 @@ public final class EventRouter implements AutoCloseable {
       throw new IllegalStateException("cannot create data dir " + unresolved.dataDir() + ": " + e.getMessage(), e);
     }
     RouterConfig config = resolved.config();
-    if (config.http().port() == 0) {
-      config = config.withHttpPort(freePort());
+    boolean anyPort = config.http().port() == 0;
+    for (int attempt = 1; ; attempt++) {
+      RouterConfig attemptConfig = anyPort ? config.withHttpPort(freePort()) : config;
+      EventRouter router = new EventRouter(attemptConfig, clock, rules, destinations);
+      try {
+        router.startAll();
+        router.printBanner(resolved);
+        return router;
+      } catch (RuntimeException e) {
+        router.close();
+        // A port found free can be taken before ingest binds it (an outgoing connection's ephemeral port):
+        // with port 0 asked for, any other port does, so try again rather than fail.
+        if (!anyPort || attempt == 3 || !portTaken(e)) {
+          throw e;
+        }
+        LOG.warn("HTTP port {} was taken before ingest could bind it; starting again on another", attemptConfig
+            .http().port());
+      }
     }
-    EventRouter router = new EventRouter(config, clock, rules, destinations);
-    try {
-      router.startAll();
-    } catch (RuntimeException e) {
-      router.close();
-      throw e;
+  }
+
+  private static boolean portTaken(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof BindException || String.valueOf(cause.getMessage())
+          .contains("Address already in use")) {
+        return true;
+      }
     }
-    router.printBanner(resolved);
-    return router;
+    return false;
   }
 
   public RouterConfig config() {

@@ -69,7 +69,7 @@ final class DestinationFeed {
     this.clock = clock;
     this.arrivalOrder = arrivalOrder;
     this.consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap,
-            groupId(groupPrefix, destination.id()), member.id() + "-" + destination.id(), member, 500, 50),
+            groupId(groupPrefix, destination.id()), member.id() + "-" + destination.id(), member, 500),
         new StringDeserializer(), new StringDeserializer());
   }
 

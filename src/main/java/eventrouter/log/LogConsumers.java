@@ -18,10 +18,9 @@ public final class LogConsumers {
    * static member was refused its id until the old one timed out, 45 s here (shared/STACK.md).
    *
    * @param clientId unique per consumer in a JVM (Kafka registers a JMX bean by it)
-   * @param fetchMaxWaitMs with fetch.min.bytes=1 a fetch returns as soon as a record arrives; this paces empty fetches
    */
   public static Map<String, String> config(String bootstrap, String groupId, String clientId, GroupMember member,
-      int maxPollRecords, int fetchMaxWaitMs) {
+      int maxPollRecords) {
     return Map.ofEntries(
         Map.entry(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap),
         Map.entry(ConsumerConfig.GROUP_ID_CONFIG, groupId),
@@ -36,6 +35,10 @@ public final class LogConsumers {
         Map.entry(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false"),
         Map.entry(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
         Map.entry(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(maxPollRecords)),
-        Map.entry(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, String.valueOf(fetchMaxWaitMs)));
+        // fetch.min.bytes stays 1, so the broker answers a fetch as soon as a record arrives: this bounds only how
+        // long it holds a fetch that finds nothing. 10 to 50 ms made every idle consumer ask 20 to 100 times a
+        // second, which cost the embedded broker 131 ms of CPU per second with nothing sent; 500 ms, 45 ms
+        // (loadtest/bench.sh --cost, BENCHMARKS.md), and no record waits longer for it.
+        Map.entry(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "500"));
   }
 }

@@ -109,8 +109,7 @@ public final class RealtimeVerticle extends VerticleBase {
   public Future<?> start() {
     redis = new RedisLink(vertx, redisOptions);
     store = new SessionStore(redis, config);
-    consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(), member.id(), member, 1000,
-            10),
+    consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(), member.id(), member, 1000),
         new StringDeserializer(), new StringDeserializer());
     consumer.partitionsRevokedHandler(revoked -> {
       commit();

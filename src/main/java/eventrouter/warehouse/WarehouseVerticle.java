@@ -93,7 +93,7 @@ public final class WarehouseVerticle extends VerticleBase {
     writer = new WarehouseWriter(pool, signalsTopic, rejectsTopic);
     lanes = IntStream.range(0, poolSize).mapToObj(Lane::new).toList();
     consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(), member.id(), member,
-            config.batchSize(), 50),
+            config.batchSize()),
         new StringDeserializer(), new StringDeserializer());
     consumer.partitionsRevokedHandler(this::revoked);
     // Newly assigned partitions start unpaused: the next cycle pauses them again if their lane is full.
