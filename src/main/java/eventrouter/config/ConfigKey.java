@@ -33,6 +33,10 @@ public record ConfigKey<T>(
         "a number of at least " + min, doc);
   }
 
+  public static ConfigKey<Boolean> bool(String path, String env, boolean defaultValue, String doc) {
+    return new ConfigKey<>(path, env, Boolean.class, defaultValue, v -> true, "true or false", doc);
+  }
+
   public static ConfigKey<String> string(String path, String env, String defaultValue, String doc) {
     return new ConfigKey<>(path, env, String.class, defaultValue, v -> !v.isBlank(), "a non-empty string", doc);
   }
@@ -67,6 +71,13 @@ public record ConfigKey<T>(
     }
     if (type == Double.class) {
       return raw instanceof Number n ? n.doubleValue() : Double.valueOf(raw.toString().trim());
+    }
+    if (type == Boolean.class) {
+      String text = raw.toString().trim();
+      if (raw instanceof Boolean || text.equals("true") || text.equals("false")) {
+        return Boolean.valueOf(text);
+      }
+      throw new IllegalArgumentException("not a boolean: " + raw);
     }
     if (type == String.class && raw instanceof String) {
       return raw;

@@ -173,6 +173,15 @@ public final class ConfigKeys {
       "ROUTER_WAREHOUSE_RETRY_BASE_MS", 200, 1, 60_000, "first retry delay when Postgres fails");
   public static final ConfigKey<Integer> WAREHOUSE_RETRY_MAX_MS = ConfigKey.integer("warehouse.retryMaxMs",
       "ROUTER_WAREHOUSE_RETRY_MAX_MS", 10_000, 1, 600_000, "longest retry delay when Postgres fails");
+  public static final ConfigKey<Boolean> WAREHOUSE_TYPED_TABLES = ConfigKey.bool("warehouse.typedTables",
+      "ROUTER_WAREHOUSE_TYPED_TABLES", true,
+      "a table per track event and typed property and trait columns (false: the jsonb columns only)");
+  public static final ConfigKey<Integer> WAREHOUSE_TYPED_MAX_COLUMNS = ConfigKey.integer("warehouse.typedMaxColumns",
+      "ROUTER_WAREHOUSE_TYPED_MAX_COLUMNS", 1_000, 1, 1_500,
+      "typed columns per table at most (Postgres allows 1,600 in all); later ones go to schema_overflow");
+  public static final ConfigKey<Integer> WAREHOUSE_TYPED_MAX_TABLES = ConfigKey.integer("warehouse.typedMaxTables",
+      "ROUTER_WAREHOUSE_TYPED_MAX_TABLES", 1_000, 0, 100_000,
+      "tables per track event at most; events past it are only in tracks, and schema_overflow says so");
 
   public static final ConfigKey<String> DESTINATIONS = ConfigKey.string("delivery.destinations", "ROUTER_DESTINATIONS",
       "conf/destinations.json", "JSON file holding the array of destinations (a missing default file means none)");
@@ -249,7 +258,8 @@ public final class ConfigKeys {
       REALTIME_INSTANCES, REALTIME_GROUP, SESSION_TIMEOUT_MS, DEDUP_WINDOW_MS, STATE_TTL_MS,
       REALTIME_MAX_IN_FLIGHT, TIMER_POLL_MS, REDIS_PREFIX,
       WAREHOUSE_INSTANCES, WAREHOUSE_GROUP, WAREHOUSE_BATCH_SIZE, WAREHOUSE_FLUSH_MS, WAREHOUSE_RETRY_BASE_MS,
-      WAREHOUSE_RETRY_MAX_MS, DESTINATIONS, DELIVERY_GROUP, DELIVERY_TIMEOUT_MS, DELIVERY_MAX_IN_FLIGHT,
+      WAREHOUSE_RETRY_MAX_MS, WAREHOUSE_TYPED_TABLES, WAREHOUSE_TYPED_MAX_COLUMNS, WAREHOUSE_TYPED_MAX_TABLES,
+      DESTINATIONS, DELIVERY_GROUP, DELIVERY_TIMEOUT_MS, DELIVERY_MAX_IN_FLIGHT,
       DELIVERY_MAX_ATTEMPTS, DELIVERY_RETRY_DEADLINE_MS, DELIVERY_BACKOFF_BASE_MS, DELIVERY_BACKOFF_MAX_MS,
       DELIVERY_JITTER, DELIVERY_QUEUE_SIZE, DELIVERY_CIRCUIT_FAILURE_RATE, DELIVERY_CIRCUIT_MIN_CALLS,
       DELIVERY_CIRCUIT_WINDOW_CALLS, DELIVERY_CIRCUIT_SLOW_CALL_MS, DELIVERY_CIRCUIT_OPEN_MS,

@@ -132,7 +132,7 @@ public record RouterConfig(
   }
 
   public record WarehouseConfig(int instances, String groupId, int batchSize, int flushMs, int retryBaseMs,
-      int retryMaxMs) {
+      int retryMaxMs, boolean typedTables, int typedMaxColumns, int typedMaxTables) {
   }
 
   /**
@@ -171,7 +171,8 @@ public record RouterConfig(
         new ProducerBatching(settings.get(KAFKA_SIGNALS_LINGER_MS), settings.get(KAFKA_SIGNALS_COMPRESSION)));
     WarehouseConfig warehouse = new WarehouseConfig(settings.get(WAREHOUSE_INSTANCES), settings.get(WAREHOUSE_GROUP),
         settings.get(WAREHOUSE_BATCH_SIZE), settings.get(WAREHOUSE_FLUSH_MS), settings.get(WAREHOUSE_RETRY_BASE_MS),
-        settings.get(WAREHOUSE_RETRY_MAX_MS));
+        settings.get(WAREHOUSE_RETRY_MAX_MS), settings.get(WAREHOUSE_TYPED_TABLES),
+        settings.get(WAREHOUSE_TYPED_MAX_COLUMNS), settings.get(WAREHOUSE_TYPED_MAX_TABLES));
     if (warehouse.retryMaxMs() < warehouse.retryBaseMs()) {
       throw new ConfigException(WAREHOUSE_RETRY_MAX_MS.path() + " (" + warehouse.retryMaxMs() + ") must be at least "
           + WAREHOUSE_RETRY_BASE_MS.path() + " (" + warehouse.retryBaseMs() + ")");

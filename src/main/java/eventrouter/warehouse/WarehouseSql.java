@@ -9,10 +9,12 @@ final class WarehouseSql {
   }
 
   /**
-   * Inserts a batch into {@code events}, the typed table of each newly inserted event, merges identify traits
-   * into {@code users} and records identity links, all in one statement. Events already stored (a redelivery, or a
-   * duplicate messageId) are skipped everywhere, because the typed tables read only what this statement inserted.
-   * Returns the distinct user ids of the new events (for the computed traits). {@code incoming} is MATERIALIZED so
+   * Inserts a batch into {@code events}, {@code tracks}, {@code groups} and {@code aliases}, merges identify
+   * traits into {@code users} and records identity links, all in one statement. Events already stored (a
+   * redelivery, or a duplicate messageId) are skipped everywhere, because the other tables read only what this
+   * statement inserted. Returns the distinct user ids of the new events (for the computed traits) and the new
+   * events' message ids: {@code identifies}, {@code pages}, {@code screens} and the tables per event are written
+   * for those by {@code typed.TypedTables}, with their typed columns. {@code incoming} is MATERIALIZED so
    * that each event's text is parsed into jsonb once: inlined (Postgres' default for a CTE read once), the cast ran
    * again for every {@code r->>...}, about 14 times per event, which made this statement 7x slower
    * (loadtest/bench.sh, BENCHMARKS.md).
@@ -35,25 +37,6 @@ final class WarehouseSql {
         INSERT INTO tracks (message_id, user_id, anonymous_id, event, "timestamp", received_at, properties, context)
         SELECT message_id, user_id, anonymous_id, event, "timestamp", received_at, properties, context
         FROM ins WHERE type = 'track'
-        ON CONFLICT (message_id) DO NOTHING
-      ), identifies_ins AS (
-        INSERT INTO identifies (message_id, user_id, anonymous_id, "timestamp", received_at, traits, context)
-        SELECT message_id, user_id, anonymous_id, "timestamp", received_at, traits, context
-        FROM ins WHERE type = 'identify'
-        ON CONFLICT (message_id) DO NOTHING
-      ), pages_ins AS (
-        INSERT INTO pages (message_id, user_id, anonymous_id, name, category, "timestamp", received_at, properties,
-                           context)
-        SELECT message_id, user_id, anonymous_id, raw->>'name', raw->>'category', "timestamp", received_at,
-               properties, context
-        FROM ins WHERE type = 'page'
-        ON CONFLICT (message_id) DO NOTHING
-      ), screens_ins AS (
-        INSERT INTO screens (message_id, user_id, anonymous_id, name, category, "timestamp", received_at, properties,
-                             context)
-        SELECT message_id, user_id, anonymous_id, raw->>'name', raw->>'category', "timestamp", received_at,
-               properties, context
-        FROM ins WHERE type = 'screen'
         ON CONFLICT (message_id) DO NOTHING
       ), groups_ins AS (
         INSERT INTO "groups" (message_id, user_id, anonymous_id, group_id, "timestamp", received_at, traits, context)
@@ -90,7 +73,9 @@ final class WarehouseSql {
           first_seen_at = least(identities.first_seen_at, EXCLUDED.first_seen_at),
           last_seen_at = greatest(identities.last_seen_at, EXCLUDED.last_seen_at)
       )
-      SELECT coalesce(array_agg(DISTINCT user_id) FILTER (WHERE user_id IS NOT NULL), '{}') FROM ins
+      SELECT coalesce(array_agg(DISTINCT user_id) FILTER (WHERE user_id IS NOT NULL), '{}'),
+             coalesce(array_agg(message_id), '{}')
+      FROM ins
       """;
 
   /** Inserts a batch of signals from the signals topic; a re-raised signal (same id) is skipped. */

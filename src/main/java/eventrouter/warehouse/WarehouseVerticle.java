@@ -6,6 +6,7 @@ import eventrouter.config.RouterConfig.WarehouseConfig;
 import eventrouter.log.GroupMember;
 import eventrouter.log.LogConsumers;
 import eventrouter.log.OffsetTracker;
+import eventrouter.warehouse.typed.TypedTables;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -90,7 +91,8 @@ public final class WarehouseVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(postgres).using(vertx).build();
-    writer = new WarehouseWriter(pool, signalsTopic, rejectsTopic);
+    writer = new WarehouseWriter(pool, signalsTopic, rejectsTopic, new TypedTables(new TypedTables.Limits(
+        config.typedTables(), config.typedMaxColumns(), config.typedMaxTables())));
     lanes = IntStream.range(0, poolSize).mapToObj(Lane::new).toList();
     consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(), member.id(), member,
             config.batchSize()),

@@ -1,10 +1,18 @@
 package eventrouter.warehouse;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import eventrouter.warehouse.typed.TypedTables;
 import io.vertx.core.Future;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -21,6 +29,9 @@ final class WarehouseWriter {
   private static final Logger LOG = LoggerFactory.getLogger(WarehouseWriter.class);
   /** SQLSTATE classes that blame the data rather than the server: data exceptions, integrity, program limits. */
   private static final Set<String> CONTENT_ERROR_CLASSES = Set.of("22", "23", "54");
+  /** Fractions as BigDecimal, so that a typed numeric column gets the digits that were sent. */
+  private static final ObjectMapper MAPPER = JsonMapper.builder()
+      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
 
   /** One log record: its position in Kafka, for rejects, and the normalised event. */
   record Record(String topic, int partition, long offset, String json) {
@@ -29,16 +40,21 @@ final class WarehouseWriter {
   private final Pool pool;
   private final String signalsTopic;
   private final String rejectsTopic;
+  private final TypedTables typed;
 
-  WarehouseWriter(Pool pool, String signalsTopic, String rejectsTopic) {
+  WarehouseWriter(Pool pool, String signalsTopic, String rejectsTopic, TypedTables typed) {
     this.pool = pool;
     this.signalsTopic = signalsTopic;
     this.rejectsTopic = rejectsTopic;
+    this.typed = typed;
   }
 
   /** @return the user ids of the events that were new to the warehouse */
   Future<Set<String>> write(List<Record> batch) {
-    return insert(batch).recover(error -> isContentError(error) ? writeOneByOne(batch) : Future.failedFuture(error));
+    return insert(batch).recover(error -> {
+      typed.forget(); // in case an operator changed a typed table: read the schema again
+      return isContentError(error) ? writeOneByOne(batch) : Future.failedFuture(error);
+    });
   }
 
   /** Events, signals and ingest's rejects of one batch, in one transaction. */
@@ -48,12 +64,35 @@ final class WarehouseWriter {
     String[] rejects = jsonOf(batch, rejectsTopic::equals);
     return pool.withTransaction(conn -> {
       Future<Set<String>> newEventsUsers = events.length == 0 ? Future.succeededFuture(Set.of())
-          : conn.preparedQuery(WarehouseSql.INSERT_BATCH).execute(Tuple.tuple().addArrayOfString(events))
-              .map(rows -> Set.of(rows.iterator().next().getArrayOfStrings(0)));
+          : typed.prepare(conn, parsed(events)).compose(typedBatch -> conn.preparedQuery(WarehouseSql.INSERT_BATCH)
+              .execute(Tuple.tuple().addArrayOfString(events))
+              .compose(rows -> {
+                Row row = rows.iterator().next();
+                return typedBatch.insert(conn, Set.of(row.getArrayOfStrings(1)))
+                    .map(v -> Set.of(row.getArrayOfStrings(0)));
+              }));
       return newEventsUsers
           .compose(users -> insertAll(conn, WarehouseSql.INSERT_SIGNALS, signals).map(users))
           .compose(users -> insertAll(conn, WarehouseSql.INSERT_INGEST_REJECTS, rejects).map(users));
     });
+  }
+
+  /**
+   * The events as trees, for the typed tables. One that is not a JSON object is left out: Postgres refuses it in
+   * the same transaction, and it ends in warehouse_rejects.
+   */
+  private static List<ObjectNode> parsed(String[] events) {
+    List<ObjectNode> trees = new ArrayList<>(events.length);
+    for (String event : events) {
+      try {
+        if (MAPPER.readTree(event) instanceof ObjectNode tree) {
+          trees.add(tree);
+        }
+      } catch (JsonProcessingException e) {
+        LOG.debug("not JSON, left to Postgres to refuse: {}", e.getMessage());
+      }
+    }
+    return trees;
   }
 
   private static String[] jsonOf(List<Record> batch, Predicate<String> topic) {

@@ -75,6 +75,15 @@ class WarehousePipelineTest {
   void batchesInFlightAtOnce() throws Exception {
     int poolSize = router.router().config().postgres().poolSize();
     assertEquals(4, poolSize, "the shipped default");
+    // A first "Gated" event makes its typed table and columns: a batch that changes the schema runs alone (under
+    // the typed tables' exclusive lock), and the batches below must not need to.
+    String first = track(userOn(0, "gated-"), "Gated");
+    router.awaitCount(1, "SELECT count(*) FROM events WHERE message_id = $1", first);
+    awaitBlocking("the first event's offset committed", () -> committed(0) == end(0));
+    long[] committedBefore = new long[partitions];
+    for (int partition = 0; partition < partitions; partition++) {
+      committedBefore[partition] = committed(partition);
+    }
     router.query("""
         CREATE FUNCTION test_gate() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -103,9 +112,11 @@ class WarehousePipelineTest {
     Await.until(vertx, Duration.ofSeconds(30), poolSize + " writer transactions waiting at once", () ->
         router.queryAsync(waiting).map(rows -> rows.get(0).getLong(0) >= poolSize));
     assertEquals(poolSize, router.query(waiting).get(0).getLong(0), "never more than the pool");
-    assertEquals(0, router.query("SELECT count(*) FROM events").get(0).getLong(0), "nothing is written yet");
+    assertEquals(0, router.query("SELECT count(*) FROM events WHERE message_id = ANY($1)",
+        (Object) ids.toArray(String[]::new)).get(0).getLong(0), "nothing is written yet");
     for (int partition = 0; partition < partitions; partition++) {
-      assertEquals(-1, committed(partition), "nothing is committed while nothing is written, partition " + partition);
+      assertEquals(committedBefore[partition], committed(partition),
+          "nothing is committed while nothing is written, partition " + partition);
     }
 
     Await.result(gate.query("SELECT pg_advisory_unlock(" + GATE_LOCK + ")").execute());
