@@ -28,6 +28,8 @@ import eventrouter.rules.RuleBook;
 import eventrouter.traits.TraitsVerticle;
 import eventrouter.warehouse.Migrations;
 import eventrouter.warehouse.WarehouseVerticle;
+import eventrouter.warehouse.typed.TypedRebuild;
+import eventrouter.warehouse.typed.TypedTables;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -264,6 +266,7 @@ public final class EventRouter implements AutoCloseable {
         users, rules, streamStats,
         new DeadLetterApi(adminPool, destinations.stream().map(Destination::id).collect(Collectors.toSet())),
         new VerticlesApi(kafkaAdmin, config.nodeId(), verticleKinds(ingestHolder, realtime, warehouse)),
+        new TypedRebuild(adminPool, TypedTables.Limits.of(config.warehouse())),
         meterRegistry::scrape);
     Map<String, SourceConfig> sourcesByKey = config.sources().stream()
         .collect(Collectors.toUnmodifiableMap(SourceConfig::writeKey, Function.identity()));

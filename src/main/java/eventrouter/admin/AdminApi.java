@@ -6,6 +6,7 @@ import eventrouter.ingest.StreamStats;
 import eventrouter.realtime.UserLookup;
 import eventrouter.rules.RuleBook;
 import eventrouter.rules.RuleEngine;
+import eventrouter.warehouse.typed.TypedRebuild;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -31,13 +32,14 @@ public final class AdminApi {
   private final RuleBook rules;
   private final StreamStats streams;
   private final DeadLetterApi deadLetters;
+  private final TypedRebuild typedRebuild;
   private final VerticlesApi verticles;
   private final Supplier<String> metrics;
 
   /** @param metrics the meters in Prometheus's text format */
   public AdminApi(String adminToken, HealthChecks healthChecks, List<SourceConfig> sources, UserLookup users,
       RuleBook rules, StreamStats streams, DeadLetterApi deadLetters, VerticlesApi verticles,
-      Supplier<String> metrics) {
+      TypedRebuild typedRebuild, Supplier<String> metrics) {
     this.adminToken = adminToken.getBytes(StandardCharsets.UTF_8);
     this.healthChecks = healthChecks;
     this.sources = sources;
@@ -46,6 +48,7 @@ public final class AdminApi {
     this.streams = streams;
     this.deadLetters = deadLetters;
     this.verticles = verticles;
+    this.typedRebuild = typedRebuild;
     this.metrics = metrics;
   }
 
@@ -61,6 +64,7 @@ public final class AdminApi {
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8").end(metrics.get()));
     deadLetters.mount(router);
     verticles.mount(router);
+    typedRebuild.mount(router);
   }
 
   /**

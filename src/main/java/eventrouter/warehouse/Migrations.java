@@ -21,7 +21,8 @@ import java.util.Set;
 public final class Migrations {
   /** In order; the number after V is the version. */
   static final List<String> FILES = List.of("V1__spine.sql", "V2__signals_identities.sql", "V3__delivery.sql",
-      "V4__computed_traits.sql", "V5__ingest_rejects.sql", "V6__typed_tables.sql");
+      "V4__computed_traits.sql", "V5__ingest_rejects.sql", "V6__typed_tables.sql",
+      "V7__stitched_users.sql");
   private static final long LOCK_ID = 0x6576_656e_7472_7472L; // "eventrtr"
 
   private Migrations() {

@@ -91,8 +91,7 @@ public final class WarehouseVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     pool = PgBuilder.pool().with(new PoolOptions().setMaxSize(poolSize)).connectingTo(postgres).using(vertx).build();
-    writer = new WarehouseWriter(pool, signalsTopic, rejectsTopic, new TypedTables(new TypedTables.Limits(
-        config.typedTables(), config.typedMaxColumns(), config.typedMaxTables())));
+    writer = new WarehouseWriter(pool, signalsTopic, rejectsTopic, new TypedTables(TypedTables.Limits.of(config)));
     lanes = IntStream.range(0, poolSize).mapToObj(Lane::new).toList();
     consumer = KafkaConsumer.create(vertx, LogConsumers.config(bootstrap, config.groupId(), member.id(), member,
             config.batchSize()),

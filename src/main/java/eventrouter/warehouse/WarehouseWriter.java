@@ -1,10 +1,7 @@
 package eventrouter.warehouse;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import eventrouter.warehouse.typed.TypedRow;
 import eventrouter.warehouse.typed.TypedTables;
 import io.vertx.core.Future;
 import io.vertx.pgclient.PgException;
@@ -29,9 +26,6 @@ final class WarehouseWriter {
   private static final Logger LOG = LoggerFactory.getLogger(WarehouseWriter.class);
   /** SQLSTATE classes that blame the data rather than the server: data exceptions, integrity, program limits. */
   private static final Set<String> CONTENT_ERROR_CLASSES = Set.of("22", "23", "54");
-  /** Fractions as BigDecimal, so that a typed numeric column gets the digits that were sent. */
-  private static final ObjectMapper MAPPER = JsonMapper.builder()
-      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
 
   /** One log record: its position in Kafka, for rejects, and the normalised event. */
   record Record(String topic, int partition, long offset, String json) {
@@ -84,12 +78,9 @@ final class WarehouseWriter {
   private static List<ObjectNode> parsed(String[] events) {
     List<ObjectNode> trees = new ArrayList<>(events.length);
     for (String event : events) {
-      try {
-        if (MAPPER.readTree(event) instanceof ObjectNode tree) {
-          trees.add(tree);
-        }
-      } catch (JsonProcessingException e) {
-        LOG.debug("not JSON, left to Postgres to refuse: {}", e.getMessage());
+      ObjectNode tree = TypedRow.parse(event);
+      if (tree != null) {
+        trees.add(tree);
       }
     }
     return trees;

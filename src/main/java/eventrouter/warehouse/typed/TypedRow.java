@@ -1,6 +1,10 @@
 package eventrouter.warehouse.typed;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
@@ -31,6 +35,9 @@ public record TypedRow(String table, Kind kind, String messageId, ObjectNode fix
       "computed_traits", "ingest_rejects", "schema_migrations", "schema_tables", "schema_columns", "schema_discards",
       "schema_overflow", "user_identities", "events_stitched");
   private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+  /** Fractions as BigDecimal, so that a typed numeric column gets the digits that were sent. */
+  private static final ObjectMapper MAPPER = JsonMapper.builder()
+      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
 
   /** One typed value: where it came from, the JSON value, and the type it asks for. */
   public record Cell(String column, String path, JsonNode value, ValueType type) {
@@ -64,6 +71,15 @@ public record TypedRow(String table, Kind kind, String messageId, ObjectNode fix
     /** Whether the table is one of ours, made by a migration, rather than one per event. */
     public boolean migrated() {
       return this != TRACK;
+    }
+  }
+
+  /** A normalised event as text, read as the typed tables need it; null when it is not a JSON object. */
+  public static ObjectNode parse(String json) {
+    try {
+      return MAPPER.readTree(json) instanceof ObjectNode event ? event : null;
+    } catch (JsonProcessingException e) {
+      return null;
     }
   }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import eventrouter.config.RouterConfig.WarehouseConfig;
 import eventrouter.warehouse.typed.TypedRow.Cell;
 import eventrouter.warehouse.typed.TypedRow.Kind;
 import eventrouter.warehouse.typed.ValueType.Fit;
@@ -53,6 +54,9 @@ public final class TypedTables {
    * @param maxTables tables per event at most
    */
   public record Limits(boolean enabled, int maxColumns, int maxTables) {
+    public static Limits of(WarehouseConfig config) {
+      return new Limits(config.typedTables(), config.typedMaxColumns(), config.typedMaxTables());
+    }
   }
 
   private final Limits limits;
@@ -297,6 +301,20 @@ public final class TypedTables {
 
     /** Inserts the rows of the events that were new to the warehouse, and their values that fit no column. */
     public Future<Void> insert(SqlConnection conn, Set<String> newMessageIds) {
+      return write(conn, newMessageIds, false);
+    }
+
+    /**
+     * Writes every row of the batch again, replacing what its table holds for the same message id: a rebuild from
+     * {@code events} ({@link TypedRebuild}), which is idempotent.
+     */
+    Future<Void> overwrite(SqlConnection conn) {
+      Set<String> all = new HashSet<>();
+      byTable.values().forEach(rows -> rows.forEach(row -> all.add(row.messageId())));
+      return write(conn, all, true);
+    }
+
+    private Future<Void> write(SqlConnection conn, Set<String> newMessageIds, boolean overwrite) {
       ArrayNode discards = JSON.arrayNode();
       Map<String, Integer> overflow = new TreeMap<>();
       Map<String, ObjectNode> users = new LinkedHashMap<>();
@@ -328,7 +346,7 @@ public final class TypedTables {
           }
         }
         if (!values.isEmpty()) {
-          steps.add(() -> insertRows(conn, table, names, values));
+          steps.add(() -> insertRows(conn, table, names, values, overwrite));
         }
       });
       if (!users.isEmpty() && users.values().stream().anyMatch(u -> u.size() > 1)) {
@@ -379,11 +397,15 @@ public final class TypedTables {
     return discard;
   }
 
-  private static Future<Void> insertRows(SqlConnection conn, String table, Set<String> columns, ArrayNode rows) {
+  private static Future<Void> insertRows(SqlConnection conn, String table, Set<String> columns, ArrayNode rows,
+      boolean overwrite) {
     String list = columns.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
     String quoted = Identifiers.quote(table);
+    String onConflict = overwrite ? "DO UPDATE SET " + columns.stream().filter(c -> !c.equals("message_id"))
+        .map(Identifiers::quote).map(c -> c + " = EXCLUDED." + c).collect(Collectors.joining(", ")) : "DO NOTHING";
     return conn.preparedQuery("INSERT INTO " + quoted + " (" + list + ") SELECT " + list
-            + " FROM jsonb_populate_recordset(NULL::" + quoted + ", $1::text::jsonb) ON CONFLICT (message_id) DO NOTHING")
+            + " FROM jsonb_populate_recordset(NULL::" + quoted + ", $1::text::jsonb) ON CONFLICT (message_id) "
+            + onConflict)
         .execute(Tuple.of(rows.toString())).mapEmpty();
   }
 

@@ -1,16 +1,20 @@
 package eventrouter.warehouse.typed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import eventrouter.testing.Await;
 import eventrouter.testing.TestRouter;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Row;
 import java.math.BigDecimal;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -246,6 +250,52 @@ class TypedTablesTest {
         "exactly the tables expected, and no other object");
     assertEquals(usersBefore, router.query("SELECT count(*) FROM users").get(0).getLong(0));
     assertTrue(router.query("SELECT count(*) FROM events").get(0).getLong(0) >= events.size());
+  }
+
+  @Test
+  @DisplayName("POST /admin/warehouse/rebuild remakes a dropped table and emptied columns from events, idempotently,"
+      + " and the live writer carries on")
+  void rebuildFromEvents() {
+    String user = "rebuild-" + UUID.randomUUID();
+    JsonObject first = track(user, "Rebuild Me", new JsonObject().put("amount", 5).put("note", "a"));
+    JsonObject second = track(user, "Rebuild Me", new JsonObject().put("amount", 7.25));
+    JsonObject identify = new JsonObject().put("type", "identify").put("userId", user)
+        .put("messageId", UUID.randomUUID().toString()).put("traits", new JsonObject().put("tier", "gold"));
+    store(first, second, identify);
+    router.query("DROP TABLE rebuild_me");
+    router.query("DELETE FROM schema_tables WHERE table_name = 'rebuild_me'");
+    router.query("DELETE FROM schema_columns WHERE table_name = 'rebuild_me'");
+    router.query("UPDATE identifies SET tier = NULL WHERE message_id = $1", identify.getString("messageId"));
+
+    for (int run = 1; run <= 2; run++) {
+      rebuild();
+      assertEquals(2L, router.query("SELECT count(*) FROM rebuild_me").get(0).getLong(0), "run " + run);
+      assertEquals(new BigDecimal("7.25"), router.query("SELECT amount FROM rebuild_me WHERE message_id = $1",
+          second.getString("messageId")).get(0).getBigDecimal(0));
+      assertEquals("numeric", columnTypes("rebuild_me").get("amount"), "made again from both events' values");
+      assertEquals("gold", router.query("SELECT tier FROM identifies WHERE message_id = $1",
+          identify.getString("messageId")).get(0).getString(0));
+    }
+    JsonObject later = track(user, "Rebuild Me", new JsonObject().put("amount", 1));
+    store(later);
+    assertEquals(3L, router.query("SELECT count(*) FROM rebuild_me").get(0).getLong(0),
+        "the live writer, whose schema was stale, writes on");
+    HttpResponse<String> refused = router.post("/admin/warehouse/rebuild", "{\"batchSize\": 0}", Map.of(
+        "Authorization", "Bearer " + TestRouter.ADMIN_TOKEN, "Content-Type", "application/json"));
+    assertEquals(400, refused.statusCode());
+    assertTrue(refused.body().contains("batchSize must be from 1 to 5000"), refused.body());
+  }
+
+  private void rebuild() {
+    Map<String, String> admin = Map.of("Authorization", "Bearer " + TestRouter.ADMIN_TOKEN,
+        "Content-Type", "application/json");
+    HttpResponse<String> started = router.post("/admin/warehouse/rebuild", "{\"batchSize\": 2}", admin);
+    assertEquals(202, started.statusCode(), started.body());
+    Await.until(vertx, Duration.ofSeconds(60), "the rebuild is done", () -> vertx.executeBlocking(() ->
+        new JsonObject(router.get("/admin/warehouse/rebuild", admin).body())).map(state -> {
+          assertNotEquals("failed", state.getString("state"), state.encode());
+          return "done".equals(state.getString("state"));
+        }));
   }
 
   private Set<String> tables() {
