@@ -12,7 +12,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /**
  * One event as a row of its typed table: the fixed columns every row of that table has, and a cell per flattened
@@ -35,6 +37,13 @@ public record TypedRow(String table, Kind kind, String messageId, ObjectNode fix
       "computed_traits", "ingest_rejects", "schema_migrations", "schema_tables", "schema_columns", "schema_discards",
       "schema_overflow", "user_identities", "events_stitched");
   private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+  /**
+   * Names already mapped, by kind (null: the context and table names) and path: the same few hundred paths come back
+   * in every batch, and the mapping's regular expressions were most of the writer's own CPU. Cleared when full.
+   */
+  private static final Map<Kind, Map<String, String>> NAMES = new ConcurrentHashMap<>();
+  private static final Map<String, String> CONTEXT_NAMES = new ConcurrentHashMap<>();
+  private static final int MAX_CACHED_NAMES = 50_000;
   /** Fractions as BigDecimal, so that a typed numeric column gets the digits that were sent. */
   private static final ObjectMapper MAPPER = JsonMapper.builder()
       .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
@@ -45,27 +54,43 @@ public record TypedRow(String table, Kind kind, String messageId, ObjectNode fix
 
   /** The tables with typed columns, and their fixed columns (which user data never names). */
   public enum Kind {
-    TRACK(Set.of("message_id", "user_id", "anonymous_id", "event", "source_id", "timestamp", "original_timestamp",
-        "sent_at", "received_at", "loaded_at")),
-    IDENTIFY(Set.of("message_id", "user_id", "anonymous_id", "timestamp", "received_at", "traits", "context",
-        "loaded_at", "id", "first_seen_at", "last_seen_at")),
-    PAGE(Set.of("message_id", "user_id", "anonymous_id", "name", "category", "timestamp", "received_at",
-        "properties", "context", "loaded_at")),
-    SCREEN(PAGE.fixedColumns),
+    TRACK(Map.of("message_id", ValueType.TEXT, "user_id", ValueType.TEXT, "anonymous_id", ValueType.TEXT,
+        "event", ValueType.TEXT, "source_id", ValueType.TEXT, "timestamp", ValueType.TIMESTAMPTZ,
+        "original_timestamp", ValueType.TIMESTAMPTZ, "sent_at", ValueType.TIMESTAMPTZ, "received_at",
+        ValueType.TIMESTAMPTZ), Set.of("loaded_at")),
+    IDENTIFY(Map.of("message_id", ValueType.TEXT, "user_id", ValueType.TEXT, "anonymous_id", ValueType.TEXT,
+        "timestamp", ValueType.TIMESTAMPTZ, "received_at", ValueType.TIMESTAMPTZ, "traits", ValueType.JSONB,
+        "context", ValueType.JSONB), Set.of("loaded_at", "id", "first_seen_at", "last_seen_at")),
+    PAGE(Map.of("message_id", ValueType.TEXT, "user_id", ValueType.TEXT, "anonymous_id", ValueType.TEXT,
+        "name", ValueType.TEXT, "category", ValueType.TEXT, "timestamp", ValueType.TIMESTAMPTZ, "received_at",
+        ValueType.TIMESTAMPTZ, "properties", ValueType.JSONB, "context", ValueType.JSONB), Set.of("loaded_at")),
+    SCREEN(PAGE.fixedTypes, PAGE.otherFixed),
     /** {@code users}: one row per user, with the latest value of each trait (the identify trait columns). */
-    USER(IDENTIFY.fixedColumns);
+    USER(Map.of("id", ValueType.TEXT), IDENTIFY.fixedColumns);
 
+    /** The fixed columns the writer fills, and their types. */
+    private final Map<String, ValueType> fixedTypes;
+    private final Set<String> otherFixed;
     private final Set<String> fixedColumns;
     private final Predicate<String> reserved;
 
-    Kind(Set<String> fixedColumns) {
-      this.fixedColumns = fixedColumns;
+    Kind(Map<String, ValueType> fixedTypes, Set<String> otherFixed) {
+      this.fixedTypes = fixedTypes;
+      this.otherFixed = otherFixed;
+      Set<String> all = new java.util.HashSet<>(fixedTypes.keySet());
+      all.addAll(otherFixed);
+      this.fixedColumns = Set.copyOf(all);
       // context_* columns come from the context: a property or trait named like one gets a leading _.
       this.reserved = name -> fixedColumns.contains(name) || name.equals("context") || name.startsWith("context_");
     }
 
+    /** Every fixed column, which user data never names. */
     public Set<String> fixedColumns() {
       return fixedColumns;
+    }
+
+    Map<String, ValueType> fixedTypes() {
+      return fixedTypes;
     }
 
     /** Whether the table is one of ours, made by a migration, rather than one per event. */
@@ -106,7 +131,7 @@ public record TypedRow(String table, Kind kind, String messageId, ObjectNode fix
           return null;
         }
         kind = Kind.TRACK;
-        table = Identifiers.of(name, OWN_TABLES::contains);
+        table = cached(CONTEXT_NAMES, "\u0001" + name, () -> Identifiers.of(name, OWN_TABLES::contains));
         copy(event, "event", fixed, "event");
         copy(event, "sourceId", fixed, "source_id");
         copy(event, "originalTimestamp", fixed, "original_timestamp");
@@ -173,7 +198,8 @@ public record TypedRow(String table, Kind kind, String messageId, ObjectNode fix
       if (value.isObject() && path.size() < MAX_DEPTH) {
         flatten(value, path, kind, cells, clashes);
       } else if (!value.isObject() || !value.isEmpty()) {
-        String column = Identifiers.ofPath(path, kind == null ? name -> false : kind.reserved);
+        String column = cached(kind == null ? CONTEXT_NAMES : NAMES.computeIfAbsent(kind, k -> new ConcurrentHashMap<>()),
+            String.join("\u0000", path), () -> Identifiers.ofPath(path, kind == null ? name -> false : kind.reserved));
         Cell cell = new Cell(column, String.join(".", path), value, ValueType.of(value));
         if (cells.putIfAbsent(column, cell) != null) {
           clashes.add(cell);
@@ -181,6 +207,18 @@ public record TypedRow(String table, Kind kind, String messageId, ObjectNode fix
       }
       path.remove(path.size() - 1);
     }
+  }
+
+  private static String cached(Map<String, String> cache, String key, Supplier<String> mapping) {
+    String name = cache.get(key);
+    if (name == null) {
+      if (cache.size() >= MAX_CACHED_NAMES) {
+        cache.clear();
+      }
+      name = mapping.get();
+      cache.put(key, name);
+    }
+    return name;
   }
 
   private static void copy(JsonNode from, String field, ObjectNode to, String column) {
