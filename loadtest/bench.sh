@@ -55,10 +55,12 @@ if [ "$MODE" = cost ]; then RAW="$OUT/raw-cost"; fi
 # the fixed-rate runs' warm-ups do; with 5 s, the first seconds' compiling on both sides set the tail.
 if [ "$MODE" = quick ]; then
   REPEAT=1; BASE_WARM=2; RUN_SECS=2; ROUTER_WARM=3; RATES="200"; MEM_RATE=200; RATE_SECS=3; RATE_WARM=1
+  TYPED_RATE=500
   CONNECTIONS=16; JFR=0; DRAIN_SECS=60; WARM_DRAIN_SECS=120
   PUSH_SOCKETS=20; PUSH_RATE=50; PUSH_SECS=3; PUSH_WARM=1
 else
   REPEAT=3; BASE_WARM=10; RUN_SECS=12; ROUTER_WARM=30; RATES="1000 5000 10000"; MEM_RATE=5000; RATE_SECS=20
+  TYPED_RATE=5000
   RATE_WARM=5; CONNECTIONS=128; JFR=1; DRAIN_SECS=600; WARM_DRAIN_SECS=900
   PUSH_SOCKETS=200; PUSH_RATE=500; PUSH_SECS=20; PUSH_WARM=20
 fi
@@ -548,6 +550,22 @@ for rate in $RATES; do
     if [ "$(jq .requests "$RAW/rate-$rate-$i.sink.json")" -gt 0 ]; then DELIVERY=present; elif [ "$DELIVERY" = unknown ]; then DELIVERY=absent; fi
     log "  webhook sink $(jq -c . "$RAW/rate-$rate-$i.sink.json")"
   done
+done
+
+# --- 3b. typed tables: the warehouse lag of 20 event names of 10 properties each, in batches ---------------------------
+for i in $(seq 1 "$REPEAT"); do
+  log "typed tables: RateLoad --mix typed at $TYPED_RATE events/s in batches of $BATCH_SIZE: run $i"
+  before_run "$RAW/typed-$i.start.json"
+  tool RateLoad --url "$ROUTER_URL/v1/batch" --key "$WRITE_KEY" --mix typed --batch "$BATCH_SIZE" --rate "$TYPED_RATE" \
+    --seconds "$RATE_SECS" --warmup "$RATE_WARM" --connections 16 --out "$RAW/typed-$i.load.json" > /dev/null \
+    || die "the typed mix's load generator failed"
+  LOAD="$RAW/typed-$i.load.json"
+  [ "$(jq .ok "$LOAD")" -gt 0 ] || die "no typed-mix request was answered with a success ($(jq -c .errors "$LOAD"))"
+  drain "$RAW/typed-$i.drain.json"
+  tool Probe pglag --pg "$PG_URL" --fromMs "$(jq .firstSendEpochMs "$LOAD")" \
+    --toMs "$(( $(jq .lastAnswerEpochMs "$LOAD") + 1 ))" --expect "$(( $(jq .measuredOk "$LOAD") * BATCH_SIZE ))" \
+    --timeoutSec 60 > "$RAW/typed-$i.pglag.json" || die "could not read the typed mix's warehouse lag"
+  log "  achieved $(jq -r '.achievedRate|floor' "$LOAD")/s; warehouse lag $(jq -r '"p50 \(.p50Ms // "-") ms, p99 \(.p99Ms // "-") ms over \(.rows) rows"' "$RAW/typed-$i.pglag.json")"
 done
 
 # --- 4. WebSocket push: ingest -> the signal a match rule raises, pushed on the user's socket -------------------------

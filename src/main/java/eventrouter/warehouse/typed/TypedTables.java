@@ -192,6 +192,12 @@ public final class TypedTables {
         return Future.succeededFuture();
       }
       Map<String, ValueType> columns = known.get(table);
+      if (kind == Kind.TRACK && !columns.keySet().containsAll(kind.fixedColumns())) {
+        // A table of that name that is not ours (an operator's, from before): never written to; its events stay in
+        // tracks, and schema_overflow names it.
+        overflowTables.add(table);
+        return Future.succeededFuture();
+      }
       List<Supplier<Future<Void>>> steps = new ArrayList<>();
       int typedColumns = typedColumns(columns, kind);
       for (Map.Entry<String, Set<ValueType>> column : wanted.entrySet()) {
@@ -412,7 +418,7 @@ public final class TypedTables {
     return conn.preparedQuery("INSERT INTO " + Identifiers.quote(table) + " (" + list + ") SELECT "
             + casts(table, kind, names, "u") + " FROM " + unnested(names, "u") + " ON CONFLICT (message_id) "
             + onConflict)
-        .execute(columnArrays(names, rows)).mapEmpty();
+        .execute(columnArrays(table, kind, names, rows)).mapEmpty();
   }
 
   /** The users' typed trait columns: each batch's latest value of a trait wins; a trait it does not carry stays. */
@@ -425,7 +431,7 @@ public final class TypedTables {
     return conn.preparedQuery("UPDATE users u SET " + set + " FROM (SELECT " + casts("users", Kind.USER, names, "t")
             + " FROM " + unnested(names, "t") + ") AS r (" + names.stream().map(Identifiers::quote)
             .collect(Collectors.joining(", ")) + ") WHERE u.id = r.id")
-        .execute(columnArrays(names, List.copyOf(users.values()))).mapEmpty();
+        .execute(columnArrays("users", Kind.USER, names, List.copyOf(users.values()))).mapEmpty();
   }
 
   /** {@code ROWS FROM (unnest($1::text[]), ...) AS alias ("a", ...)} */
@@ -440,21 +446,30 @@ public final class TypedTables {
 
   /** Each column of the alias cast from text to the type of its column. */
   private String casts(String table, Kind kind, List<String> names, String alias) {
-    Map<String, ValueType> columns = known.getOrDefault(table, Map.of());
     return names.stream().map(name -> {
-      ValueType type = kind.fixedTypes().containsKey(name) ? kind.fixedTypes().get(name) : columns.get(name);
+      ValueType type = typeOf(table, kind, name);
       return alias + "." + Identifiers.quote(name) + (type == ValueType.TEXT ? "" : "::" + type.sql());
     }).collect(Collectors.joining(", "));
   }
 
-  /** A text array per column: the value's text (a string as is, anything else as JSON), null where a row has none. */
-  private static Tuple columnArrays(List<String> names, List<ObjectNode> rows) {
+  private ValueType typeOf(String table, Kind kind, String column) {
+    ValueType fixed = kind.fixedTypes().get(column);
+    return fixed != null ? fixed : known.getOrDefault(table, Map.of()).get(column);
+  }
+
+  /**
+   * A text array per column, null where a row has no value: JSON text for a jsonb column (a string too, quoted), the
+   * string itself for a string into any other column, and a number's or a boolean's JSON text.
+   */
+  private Tuple columnArrays(String table, Kind kind, List<String> names, List<ObjectNode> rows) {
     Tuple arrays = Tuple.tuple();
     for (String name : names) {
+      boolean json = typeOf(table, kind, name) == ValueType.JSONB;
       String[] values = new String[rows.size()];
       for (int i = 0; i < values.length; i++) {
         JsonNode value = rows.get(i).get(name);
-        values[i] = value == null || value.isNull() ? null : value.isTextual() ? value.asText() : value.toString();
+        values[i] = value == null || value.isNull() ? null
+            : value.isTextual() && !json ? value.asText() : value.toString();
       }
       arrays.addArrayOfString(values);
     }

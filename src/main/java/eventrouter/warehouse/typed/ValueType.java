@@ -33,6 +33,8 @@ public enum ValueType {
   private static final Pattern TIMESTAMP = Pattern.compile(
       "\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})");
 
+  private static final int MAX_OFFSET_SECONDS = 16 * 3600;
+
   private final String sql;
 
   ValueType(String sql) {
@@ -78,8 +80,9 @@ public enum ValueType {
     }
     try {
       OffsetDateTime parsed = OffsetDateTime.parse(text);
-      // Postgres takes years 4713 BC to 294276 AD; four digits are always inside.
-      return parsed.getYear() >= 1;
+      // Postgres takes years 4713 BC to 294276 AD (four digits are always inside), and zone offsets within 15:59;
+      // Java takes 18 hours.
+      return parsed.getYear() >= 1 && Math.abs(parsed.getOffset().getTotalSeconds()) < MAX_OFFSET_SECONDS;
     } catch (DateTimeParseException e) {
       return false; // 2026-02-30, 25:00 and the like: text
     }

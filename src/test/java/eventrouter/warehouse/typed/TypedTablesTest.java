@@ -42,7 +42,9 @@ class TypedTablesTest {
 
   @BeforeAll
   void start() {
-    router = TestRouter.start(vertx, dir);
+    // Two writer instances, each with its own pool, lanes and schema cache: schema changes race across writers, as
+    // they do across nodes, and not only across one writer's lanes.
+    router = TestRouter.start(vertx, dir, Map.of("ROUTER_WAREHOUSE_INSTANCES", "2"), new JsonObject());
   }
 
   @AfterAll
@@ -151,6 +153,23 @@ class TypedTablesTest {
     assertEquals(0L, router.query("SELECT count(*) FROM warehouse_rejects").get(0).getLong(0));
   }
 
+  @Test
+  @DisplayName("a jsonb column (an array first) takes strings, numbers and objects after it, as JSON")
+  void anythingIntoJsonb() {
+    JsonObject array = track("u-j", "Tagged", new JsonObject().put("tags", new JsonArray().add("a")));
+    store(array);
+    JsonObject string = track("u-j", "Tagged", new JsonObject().put("tags", "a, b"));
+    JsonObject number = track("u-k", "Tagged", new JsonObject().put("tags", 3));
+    store(string, number);
+    assertEquals("jsonb", columnTypes("tagged").get("tags"));
+    for (Map.Entry<JsonObject, String> expected : Map.of(array, "[\"a\"]", string, "\"a, b\"", number, "3")
+        .entrySet()) {
+      assertEquals(expected.getValue(), router.query("SELECT tags::text FROM tagged WHERE message_id = $1",
+          expected.getKey().getString("messageId")).get(0).getString(0));
+    }
+    assertEquals(0L, router.query("SELECT count(*) FROM warehouse_rejects").get(0).getLong(0));
+  }
+
   private BigDecimal seats(JsonObject event) {
     return router.query("SELECT seats FROM plan_changed WHERE message_id = $1", event.getString("messageId")).get(0)
         .getBigDecimal(0);
@@ -192,7 +211,8 @@ class TypedTablesTest {
   }
 
   @Test
-  @DisplayName("writers racing for the same new columns (every lane, many users) all land, with no batch failed")
+  @DisplayName("writers racing for the same new columns (two writers, every lane, many users) all land, with no batch"
+      + " failed")
   void concurrentWriters() {
     int events = 400;
     List<JsonObject> batch = new ArrayList<>();
@@ -284,6 +304,19 @@ class TypedTablesTest {
         "Authorization", "Bearer " + TestRouter.ADMIN_TOKEN, "Content-Type", "application/json"));
     assertEquals(400, refused.statusCode());
     assertTrue(refused.body().contains("batchSize must be from 1 to 5000"), refused.body());
+  }
+
+  @Test
+  @DisplayName("an event whose table name is taken by a table the router did not make leaves that table alone")
+  void nameTakenByAnotherTable() {
+    router.query("CREATE TABLE someone_elses (id int PRIMARY KEY, note text)");
+    JsonObject event = track("u-taken", "Someone Elses", new JsonObject().put("note", "mine"));
+    router.postBatch(event);
+    router.awaitCount(1, "SELECT count(*) FROM tracks WHERE message_id = $1", event.getString("messageId"));
+    assertEquals(0L, router.query("SELECT count(*) FROM someone_elses").get(0).getLong(0));
+    assertEquals(Set.of("id", "note"), columnTypes("someone_elses").keySet(), "no column added either");
+    assertEquals(1L, router.query("SELECT events FROM schema_overflow WHERE table_name = 'someone_elses'"
+        + " AND column_name = ''").get(0).getLong(0));
   }
 
   private void rebuild() {

@@ -33,13 +33,14 @@ import org.HdrHistogram.Histogram;
  * <pre>
  * java -cp ... eventrouter.loadtest.bench.RateLoad --url http://127.0.0.1:8080/v1/track --key KEY --rate 5000
  *     --seconds 20 [--connections 64] [--users 20000] [--event "Bench Event"] [--out FILE]
- *     [--mix shop --users 500] [--batch 100] [--marks true]
+ *     [--mix shop --users 500 | --mix typed] [--batch 100] [--marks true]
  * </pre>
  *
  * By default every request is one {@code --event} track call from a fresh anonymous user. {@code --mix shop} sends
  * instead the {@link ShopMix} rotation over {@code --users} known users (500 unless given), each call to the
  * endpoint of its type (the last segment of {@code --url}'s path becomes {@code track}, {@code page} or
- * {@code identify}). {@code --batch N}
+ * {@code identify}). {@code --mix typed} sends {@link TypedMix}'s 20 event names of 10 properties each over
+ * {@code --users} users (5,000 unless given), for the typed tables. {@code --batch N}
  * posts {@code /v1/batch} bodies of N events of the same kind (the last path segment becomes {@code batch}); the
  * rate, the warm-up and the counts are then in events, and each request carries N of them. {@code --marks true}
  * prints {@code MARK measure-start EPOCH_MS} when the first measured request falls due and
@@ -65,6 +66,8 @@ public final class RateLoad {
   private final double eventRate;
   private final int eventsPerRequest;
   private final ShopMix mix;
+  /** {@code --mix typed}: 20 event names of 10 properties each, for the typed tables. */
+  private final TypedMix typed;
   private final boolean marks;
   private final long total;
   /** Requests before this index are the generator's and the server's warm-up: sent, checked, not timed. */
@@ -111,10 +114,11 @@ public final class RateLoad {
     this.total = warmupCount + Math.round(rate * seconds);
     String mixName = args.get("mix", "single");
     this.mix = switch (mixName) {
-      case "single" -> null;
+      case "single", "typed" -> null;
       case "shop" -> new ShopMix((int) args.getLong("users", 500));
-      default -> throw new IllegalArgumentException("--mix must be single or shop (got " + mixName + ")");
+      default -> throw new IllegalArgumentException("--mix must be single, shop or typed (got " + mixName + ")");
     };
+    this.typed = mixName.equals("typed") ? new TypedMix(random, (int) args.getLong("users", 5_000)) : null;
     this.users = (int) args.getLong("users", 20_000);
     this.event = args.get("event", "Bench Event");
     this.marks = Boolean.parseBoolean(args.get("marks", "false"));
@@ -222,6 +226,9 @@ public final class RateLoad {
   }
 
   private Buffer body(long index) {
+    if (typed != null) {
+      return Buffer.buffer(eventsPerRequest == 1 ? typed.event() : typed.batch(eventsPerRequest));
+    }
     if (mix == null && eventsPerRequest == 1) {
       return Buffer.buffer(BenchEvents.single("bench-" + random.nextInt(users), event));
     }
@@ -270,7 +277,7 @@ public final class RateLoad {
     ObjectNode out = JSON.createObjectNode();
     out.put("offeredRate", eventRate);
     out.put("eventsPerRequest", eventsPerRequest);
-    out.put("mix", mix == null ? "single" : "shop");
+    out.put("mix", typed != null ? "typed" : mix == null ? "single" : "shop");
     out.put("sent", sent);
     out.put("warmupRequests", warmupCount);
     out.put("ok", ok);

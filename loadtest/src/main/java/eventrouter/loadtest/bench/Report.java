@@ -102,6 +102,7 @@ public final class Report {
     }
     out.set("memory", memory());
     out.set("websocketPush", pushFigure());
+    out.set("typedTables", typedFigure());
     ObjectNode profiles = out.putObject("profiles");
     for (String shape : List.of("single", "batch")) {
       if (Files.exists(raw.resolve("jfr-" + shape + ".json"))) {
@@ -359,6 +360,39 @@ public final class Report {
    * Ingest → signal pushed over a WebSocket, from PushProbe's runs. A run counts with 0 errors, every acknowledged
    * event's push received once on its own user's socket, and the pipeline keeping up.
    */
+  /**
+   * The typed tables' load ({@code RateLoad --mix typed}, batches): the warehouse lag of its events, median over the
+   * runs of each run's percentiles. Issue 15's target: p99 at most 1 s at 5,000 events/s.
+   */
+  private ObjectNode typedFigure() throws IOException {
+    ObjectNode figure = JSON.createObjectNode();
+    if (!Files.exists(raw.resolve("typed-1.load.json"))) {
+      return figure.put("status", "not measured in this run");
+    }
+    figure.put("status", "measured");
+    List<JsonNode> loads = new ArrayList<>();
+    List<JsonNode> lags = new ArrayList<>();
+    ArrayNode runs = figure.putArray("runs");
+    for (int i = 1; Files.exists(raw.resolve("typed-" + i + ".load.json")); i++) {
+      JsonNode load = read("typed-" + i + ".load.json");
+      JsonNode lag = read("typed-" + i + ".pglag.json");
+      loads.add(load);
+      lags.add(lag);
+      runs.addObject().put("achievedRate", round(load.path("achievedRate").asDouble()))
+          .put("errors", load.path("errorCount").asLong()).put("rows", lag.path("rows").asLong())
+          .put("complete", lag.path("complete").asBoolean()).set("warehouseLagMs", lag);
+    }
+    figure.put("rate", loads.get(0).path("offeredRate").asDouble());
+    figure.put("eventsPerRequest", loads.get(0).path("eventsPerRequest").asInt());
+    figure.set("achievedRate", stats(values(loads, l -> l.path("achievedRate"))));
+    figure.put("errors", loads.stream().mapToLong(l -> l.path("errorCount").asLong()).sum());
+    ObjectNode lag = figure.putObject("warehouseLagMs");
+    for (String percentile : List.of("p50", "p99", "p999", "max")) {
+      lag.set(percentile, stats(values(lags, l -> l.path(percentile + "Ms"))));
+    }
+    return figure;
+  }
+
   private ObjectNode pushFigure() throws IOException {
     ObjectNode figure = JSON.createObjectNode();
     JsonNode ws = read("ws.json");
